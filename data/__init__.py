@@ -1,0 +1,1 @@
+"""tf.data rebuilt on PyTorch (filled in by the Dataset engine)."""

@@ -1,0 +1,151 @@
+"""The iterator template every pipeline stage builds on.
+
+A subclass writes only three methods:
+
+- ``_next()`` returns the next element or raises ``StopIteration``;
+- ``_get_state()`` returns a dict describing its position (its upstream's state under
+  :data:`UPSTREAM`, or a list under :data:`UPSTREAMS`);
+- ``_set_state(state)`` restores such a dict.
+
+The base provides ``__next__``, ``state_dict()``/``load_state_dict()`` (with the op's name
+recorded so a state loaded into the wrong pipeline fails clearly), exhaustion tracking and
+``close()``, which closes upstream iterators and is idempotent. Stages that own threads or
+processes override ``_close()`` and register their upstreams with ``_own()``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Dict, Iterator, List, Optional
+
+UPSTREAM = "upstream"
+UPSTREAMS = "upstreams"
+_OP_KEY = "op"
+_EXHAUSTED_KEY = "exhausted"
+
+
+class MalformedStateError(ValueError):
+    """A saved iterator state does not match the pipeline it is loaded into."""
+
+
+class DatasetIterator(Iterator[Any]):
+    """Base class of every pipeline iterator: a checkpointable, closable Python iterator."""
+
+    #: Short name of the op, stored in states so mismatched pipelines are caught.
+    op_name = "iterator"
+
+    def __init__(self) -> None:
+        self._exhausted = False
+        self._closed = False
+        self._owned: List[DatasetIterator] = []
+        self._base_initialized = True
+
+    # -- the contract subclasses implement -------------------------------------------------
+    def _next(self) -> Any:
+        raise NotImplementedError
+
+    def _get_state(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """Release threads, processes or files. Called once."""
+
+    # -- provided ----------------------------------------------------------------------------
+    def _own(self, *iterators: "DatasetIterator") -> None:
+        """Register upstream iterators so ``close()`` reaches them."""
+        self._check_init()
+        self._owned.extend(iterators)
+
+    def _check_init(self) -> None:
+        if not getattr(self, "_base_initialized", False):
+            raise RuntimeError(
+                f"{type(self).__name__}.__init__ did not call super().__init__(); "
+                "DatasetIterator subclasses must do so."
+            )
+
+    def __iter__(self) -> "DatasetIterator":
+        return self
+
+    def __next__(self) -> Any:
+        self._check_init()
+        if self._closed:
+            raise RuntimeError(f"{type(self).__name__} was closed; create a new iterator")
+        if self._exhausted:
+            raise StopIteration
+        try:
+            return self._next()
+        except StopIteration:
+            self._exhausted = True
+            raise
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The iterator's position, as nested dicts/lists of plain values and tensors."""
+        self._check_init()
+        state = dict(self._get_state())
+        state[_OP_KEY] = self.op_name
+        state[_EXHAUSTED_KEY] = self._exhausted
+        return state
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Restore a position saved by :meth:`state_dict` of the same pipeline."""
+        self._check_init()
+        if not isinstance(state, dict):
+            raise MalformedStateError(
+                f"{self.op_name}: expected a state dict, got {type(state).__name__}"
+            )
+        saved_op = state.get(_OP_KEY)
+        if saved_op != self.op_name:
+            raise MalformedStateError(
+                f"iterator state was saved by a {saved_op!r} stage but is being loaded into a "
+                f"{self.op_name!r} stage: the pipeline differs from the one that was saved"
+            )
+        self._set_state({k: v for k, v in state.items() if k not in (_OP_KEY, _EXHAUSTED_KEY)})
+        self._exhausted = bool(state.get(_EXHAUSTED_KEY, False))
+
+    def close(self) -> None:
+        """Stop every thread/process this iterator (and its upstreams) started. Idempotent."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        try:
+            self._close()
+        finally:
+            for upstream in self._owned:
+                upstream.close()
+
+    def __enter__(self) -> "DatasetIterator":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing sensible left to do
+            pass
+
+
+def require_keys(op_name: str, state: Dict[str, Any], *keys: str) -> None:
+    """Raise :class:`MalformedStateError` naming the first missing key."""
+    for key in keys:
+        if key not in state:
+            raise MalformedStateError(f"{op_name}: saved state has no {key!r} entry")
+
+
+class Finalizer:
+    """Run ``fn`` when ``owner`` is garbage-collected, without keeping ``owner`` alive.
+
+    Background stages use it so a dropped iterator stops its threads even when a worker thread
+    still holds references to shared queues.
+    """
+
+    def __init__(self, owner: Any, fn: Any, *args: Any) -> None:
+        self._finalizer: Optional[weakref.finalize] = weakref.finalize(owner, fn, *args)
+
+    def __call__(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()

@@ -1,0 +1,155 @@
+"""Nested elements: normalisation, batching (stacking) and unbatching.
+
+An element is a nest of tuples, lists, dicts (and namedtuples) whose leaves are torch tensors,
+Python scalars (``bool``, ``int``, ``float``) or strings (``str``/``bytes``). Numpy arrays
+become tensors without a copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, Sequence
+
+import numpy as np
+import torch
+
+_STRING_TYPES = (str, bytes)
+_SCALAR_TYPES = (bool, int, float)
+
+
+def is_nest(x: Any) -> bool:
+    return isinstance(x, (tuple, list, dict))
+
+
+def _rebuild(template: Any, items: Sequence[Any]) -> Any:
+    if isinstance(template, tuple) and hasattr(template, "_fields"):  # namedtuple
+        return type(template)(*items)
+    return type(template)(items)
+
+
+def map_structure(fn: Callable[[Any], Any], element: Any) -> Any:
+    """Apply ``fn`` to every leaf of ``element``, keeping its shape."""
+    if isinstance(element, dict):
+        return {k: map_structure(fn, v) for k, v in element.items()}
+    if isinstance(element, (tuple, list)):
+        return _rebuild(element, [map_structure(fn, v) for v in element])
+    return fn(element)
+
+
+def flatten(element: Any) -> List[Any]:
+    """Leaves of ``element`` in a fixed order (dict keys in insertion order)."""
+    if isinstance(element, dict):
+        return [leaf for v in element.values() for leaf in flatten(v)]
+    if isinstance(element, (tuple, list)):
+        return [leaf for v in element for leaf in flatten(v)]
+    return [element]
+
+
+def assert_same_structure(a: Any, b: Any, what: str = "elements") -> None:
+    """Raise ``ValueError`` when two nests differ in shape (types, lengths or keys)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        if not (isinstance(a, dict) and isinstance(b, dict)) or list(a) != list(b):
+            raise ValueError(f"{what} have different structures: {_describe(a)} vs {_describe(b)}")
+        for k in a:
+            assert_same_structure(a[k], b[k], what)
+    elif isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        if not (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list))) or len(a) != len(b):
+            raise ValueError(f"{what} have different structures: {_describe(a)} vs {_describe(b)}")
+        for x, y in zip(a, b):
+            assert_same_structure(x, y, what)
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in x.items()) + "}"
+    if isinstance(x, (tuple, list)):
+        inner = ", ".join(_describe(v) for v in x)
+        return f"({inner})" if isinstance(x, tuple) else f"[{inner}]"
+    return type(x).__name__
+
+
+def to_leaf(x: Any) -> Any:
+    """Normalise one leaf: numpy arrays/scalars become tensors (zero-copy where possible)."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "US":  # numpy strings stay Python strings
+            return x.tolist()
+        return torch.from_numpy(x) if x.flags.writeable else torch.from_numpy(x.copy())
+    if isinstance(x, np.generic):
+        if isinstance(x, (np.str_, np.bytes_)):
+            return x.item()
+        return torch.from_numpy(np.asarray(x))
+    return x
+
+
+def normalize(element: Any) -> Any:
+    """Normalise every leaf of an element (see :func:`to_leaf`)."""
+    return map_structure(to_leaf, element)
+
+
+def _stack_leaves(leaves: List[Any], where: str) -> Any:
+    first = leaves[0]
+    if isinstance(first, torch.Tensor):
+        shapes = {tuple(t.shape) for t in leaves}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"cannot batch {where}: components have different shapes {sorted(shapes)}; "
+                "use padded_batch() for variable-length data"
+            )
+        return torch.stack(leaves)
+    if isinstance(first, bool):
+        return torch.tensor(leaves, dtype=torch.bool)
+    if isinstance(first, int):
+        return torch.tensor(leaves, dtype=torch.int64)
+    if isinstance(first, float):
+        return torch.tensor(leaves, dtype=torch.float32)
+    if isinstance(first, _STRING_TYPES):
+        return list(leaves)
+    if first is None:
+        return None
+    raise TypeError(f"cannot batch {where}: unsupported component type {type(first).__name__}")
+
+
+def batch(elements: Sequence[Any]) -> Any:
+    """Stack a list of same-structured elements along a new leading dimension.
+
+    Tensors are stacked; Python ``int`` becomes int64, ``float`` float32, ``bool`` bool;
+    strings become a list.
+    """
+    if not elements:
+        raise ValueError("cannot batch an empty list of elements")
+    first = elements[0]
+    for other in elements[1:]:
+        assert_same_structure(first, other, "elements of one batch")
+    return _batch_nested(first, elements, "element")
+
+
+def _batch_nested(template: Any, elements: Sequence[Any], where: str) -> Any:
+    if isinstance(template, dict):
+        return {k: _batch_nested(template[k], [e[k] for e in elements], f"{where}[{k!r}]")
+                for k in template}
+    if isinstance(template, (tuple, list)):
+        return _rebuild(template, [
+            _batch_nested(template[i], [e[i] for e in elements], f"{where}[{i}]")
+            for i in range(len(template))
+        ])
+    return _stack_leaves(list(elements), where)
+
+
+def batch_size_of(batched: Any) -> int:
+    """Leading dimension shared by every leaf of a batched element."""
+    sizes = {len(leaf) for leaf in flatten(batched) if leaf is not None}
+    if len(sizes) != 1:
+        raise ValueError(f"components of the batch have different leading sizes: {sorted(sizes)}")
+    return sizes.pop()
+
+
+def unbatch(batched: Any) -> List[Any]:
+    """Split a batched element into its rows (inverse of :func:`batch`)."""
+    n = batch_size_of(batched)
+    return [map_structure(lambda leaf, i=i: leaf[i], batched) for i in range(n)]
+
+
+def to_device(element: Any, device: torch.device, non_blocking: bool = True) -> Any:
+    """Move every tensor leaf to ``device``."""
+    def move(x: Any) -> Any:
+        return x.to(device, non_blocking=non_blocking) if isinstance(x, torch.Tensor) else x
+    return map_structure(move, element)

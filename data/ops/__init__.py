@@ -1,0 +1,1 @@
+"""One module per transformation family; ``Dataset`` methods hand off to these."""
