@@ -1,1 +1,27 @@
-"""tf.data rebuilt on PyTorch (filled in by the Dataset engine)."""
+"""tf.data rebuilt on PyTorch: checkpointable, re-iterable input pipelines.
+
+>>> import data
+>>> ds = data.Dataset.range(6).shuffle(6, seed=1).batch(3)
+>>> sorted(int(x) for batch in ds for x in batch)
+[0, 1, 2, 3, 4, 5]
+"""
+
+from data import experimental, image, io, mnist
+from data._iterator import DatasetIterator, MalformedStateError
+from data._seed import set_random_seed
+from data.dataset import Dataset
+from data.ops._parallel import AUTOTUNE
+from data.sources import TextLineDataset
+
+__all__ = [
+    "AUTOTUNE",
+    "Dataset",
+    "DatasetIterator",
+    "MalformedStateError",
+    "TextLineDataset",
+    "experimental",
+    "image",
+    "io",
+    "mnist",
+    "set_random_seed",
+]

@@ -1,13 +1,14 @@
 """Nested elements: normalisation, batching (stacking) and unbatching.
 
-An element is a nest of tuples, lists, dicts (and namedtuples) whose leaves are torch tensors,
-Python scalars (``bool``, ``int``, ``float``) or strings (``str``/``bytes``). Numpy arrays
-become tensors without a copy.
+An element is a nest of tuples (namedtuples included) and dicts whose leaves ("components") are
+torch tensors, Python scalars (``bool``, ``int``, ``float``), strings (``str``/``bytes``) or
+lists. As in tf.data, a list is one component, not structure: a batch of strings is a list, and
+unbatching it gives its strings back. Numpy arrays become tensors without a copy.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Sequence
+from typing import Any, Callable, Iterator, List, Sequence
 
 import numpy as np
 import torch
@@ -17,20 +18,21 @@ _SCALAR_TYPES = (bool, int, float)
 
 
 def is_nest(x: Any) -> bool:
-    return isinstance(x, (tuple, list, dict))
+    """Whether ``x`` is structure (a tuple or dict) rather than a component."""
+    return isinstance(x, (tuple, dict))
 
 
-def _rebuild(template: Any, items: Sequence[Any]) -> Any:
-    if isinstance(template, tuple) and hasattr(template, "_fields"):  # namedtuple
+def _rebuild(template: tuple, items: Sequence[Any]) -> tuple:
+    if hasattr(template, "_fields"):  # namedtuple
         return type(template)(*items)
-    return type(template)(items)
+    return tuple(items)
 
 
 def map_structure(fn: Callable[[Any], Any], element: Any) -> Any:
     """Apply ``fn`` to every leaf of ``element``, keeping its shape."""
     if isinstance(element, dict):
         return {k: map_structure(fn, v) for k, v in element.items()}
-    if isinstance(element, (tuple, list)):
+    if isinstance(element, tuple):
         return _rebuild(element, [map_structure(fn, v) for v in element])
     return fn(element)
 
@@ -39,9 +41,40 @@ def flatten(element: Any) -> List[Any]:
     """Leaves of ``element`` in a fixed order (dict keys in insertion order)."""
     if isinstance(element, dict):
         return [leaf for v in element.values() for leaf in flatten(v)]
-    if isinstance(element, (tuple, list)):
+    if isinstance(element, tuple):
         return [leaf for v in element for leaf in flatten(v)]
     return [element]
+
+
+def pack(template: Any, values: Iterator[Any]) -> Any:
+    """Rebuild ``template``'s structure (namedtuples included) from an iterator of leaves."""
+    if isinstance(template, dict):
+        return {k: pack(v, values) for k, v in template.items()}
+    if isinstance(template, tuple):
+        return _rebuild(template, [pack(v, values) for v in template])
+    return next(values)
+
+
+def flatten_up_to(template: Any, nest: Any, where: str) -> List[Any]:
+    """Values of ``nest`` at the positions of ``template``'s leaves.
+
+    ``nest`` must have ``template``'s structure down to its leaves, where it may hold anything
+    (e.g. a shape tuple for ``padded_shapes``). Mismatches raise ``ValueError`` starting with
+    ``where``.
+    """
+    if isinstance(template, dict):
+        if not isinstance(nest, dict) or set(nest) != set(template):
+            got = sorted(map(str, nest)) if isinstance(nest, dict) else type(nest).__name__
+            raise ValueError(f"{where}: expected a dict with keys {sorted(map(str, template))} "
+                             f"matching the element, got {got}")
+        return [v for k in template for v in flatten_up_to(template[k], nest[k], f"{where}[{k!r}]")]
+    if isinstance(template, tuple):
+        if not isinstance(nest, (tuple, list)) or len(nest) != len(template):
+            raise ValueError(f"{where}: expected a sequence of {len(template)} entries matching "
+                             f"the element, got {nest!r}")
+        return [v for i, (t, n) in enumerate(zip(template, nest))
+                for v in flatten_up_to(t, n, f"{where}[{i}]")]
+    return [nest]
 
 
 def assert_same_structure(a: Any, b: Any, what: str = "elements") -> None:
@@ -51,8 +84,8 @@ def assert_same_structure(a: Any, b: Any, what: str = "elements") -> None:
             raise ValueError(f"{what} have different structures: {_describe(a)} vs {_describe(b)}")
         for k in a:
             assert_same_structure(a[k], b[k], what)
-    elif isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
-        if not (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list))) or len(a) != len(b):
+    elif isinstance(a, tuple) or isinstance(b, tuple):
+        if not (isinstance(a, tuple) and isinstance(b, tuple)) or len(a) != len(b):
             raise ValueError(f"{what} have different structures: {_describe(a)} vs {_describe(b)}")
         for x, y in zip(a, b):
             assert_same_structure(x, y, what)
@@ -61,9 +94,8 @@ def assert_same_structure(a: Any, b: Any, what: str = "elements") -> None:
 def _describe(x: Any) -> str:
     if isinstance(x, dict):
         return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in x.items()) + "}"
-    if isinstance(x, (tuple, list)):
-        inner = ", ".join(_describe(v) for v in x)
-        return f"({inner})" if isinstance(x, tuple) else f"[{inner}]"
+    if isinstance(x, tuple):
+        return "(" + ", ".join(_describe(v) for v in x) + ")"
     return type(x).__name__
 
 
@@ -101,7 +133,7 @@ def _stack_leaves(leaves: List[Any], where: str) -> Any:
         return torch.tensor(leaves, dtype=torch.int64)
     if isinstance(first, float):
         return torch.tensor(leaves, dtype=torch.float32)
-    if isinstance(first, _STRING_TYPES):
+    if isinstance(first, (_STRING_TYPES, list)):
         return list(leaves)
     if first is None:
         return None
@@ -112,7 +144,7 @@ def batch(elements: Sequence[Any]) -> Any:
     """Stack a list of same-structured elements along a new leading dimension.
 
     Tensors are stacked; Python ``int`` becomes int64, ``float`` float32, ``bool`` bool;
-    strings become a list.
+    strings (and list components) become a list.
     """
     if not elements:
         raise ValueError("cannot batch an empty list of elements")
@@ -126,7 +158,7 @@ def _batch_nested(template: Any, elements: Sequence[Any], where: str) -> Any:
     if isinstance(template, dict):
         return {k: _batch_nested(template[k], [e[k] for e in elements], f"{where}[{k!r}]")
                 for k in template}
-    if isinstance(template, (tuple, list)):
+    if isinstance(template, tuple):
         return _rebuild(template, [
             _batch_nested(template[i], [e[i] for e in elements], f"{where}[{i}]")
             for i in range(len(template))
@@ -134,18 +166,25 @@ def _batch_nested(template: Any, elements: Sequence[Any], where: str) -> Any:
     return _stack_leaves(list(elements), where)
 
 
-def batch_size_of(batched: Any) -> int:
-    """Leading dimension shared by every leaf of a batched element."""
-    sizes = {len(leaf) for leaf in flatten(batched) if leaf is not None}
+def batch_size_of(batched: Any, op: str = "unbatch") -> int:
+    """Leading dimension shared by every component of a batched element."""
+    sizes = set()
+    for leaf in flatten(batched):
+        if isinstance(leaf, list) or (isinstance(leaf, torch.Tensor) and leaf.dim() > 0):
+            sizes.add(len(leaf))
+        elif leaf is not None:
+            kind = "0-d tensor" if isinstance(leaf, torch.Tensor) else type(leaf).__name__
+            raise ValueError(f"{op}: every component needs a leading dimension, but one is a {kind}")
     if len(sizes) != 1:
-        raise ValueError(f"components of the batch have different leading sizes: {sorted(sizes)}")
+        raise ValueError(f"{op}: components have different leading sizes {sorted(sizes)}")
     return sizes.pop()
 
 
 def unbatch(batched: Any) -> List[Any]:
     """Split a batched element into its rows (inverse of :func:`batch`)."""
     n = batch_size_of(batched)
-    return [map_structure(lambda leaf, i=i: leaf[i], batched) for i in range(n)]
+    return [map_structure(lambda leaf, i=i: None if leaf is None else leaf[i], batched)
+            for i in range(n)]
 
 
 def to_device(element: Any, device: torch.device, non_blocking: bool = True) -> Any:

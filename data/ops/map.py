@@ -1,0 +1,91 @@
+"""``map``: apply a function to each element, serially or on a pool of worker threads.
+
+Serial map calls ``fn`` in the consumer's thread. With ``num_parallel_calls`` (an int or
+``AUTOTUNE``) the calls run in :mod:`data.ops._parallel`'s worker threads, which is where the
+choice of threads over processes is explained and measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+from data._call import call_with_element
+from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._structure import normalize
+from data.dataset import Dataset
+from data.ops._args import check_int
+from data.ops._parallel import AUTOTUNE, ParallelMapIterator, resolve_parallelism
+from data.ops.errors import element_error
+
+
+class MapDataset(Dataset):
+    """Elements of ``input_dataset`` transformed by ``fn`` (see ``Dataset.map``).
+
+    >>> import data
+    >>> list(data.Dataset.range(4).map(lambda x: x * x, num_parallel_calls=2))
+    [0, 1, 4, 9]
+    """
+
+    def __init__(self, input_dataset: Dataset, fn: Callable[..., Any],
+                 num_parallel_calls: Optional[int] = None,
+                 deterministic: Optional[bool] = None) -> None:
+        super().__init__()
+        if not callable(fn):
+            raise TypeError(f"map: fn must be callable, got {type(fn).__name__}")
+        if num_parallel_calls is not None:
+            num_parallel_calls = check_int("map", "num_parallel_calls", num_parallel_calls, 1,
+                                           also=(AUTOTUNE,))
+        if deterministic is not None and not isinstance(deterministic, bool):
+            raise TypeError(f"map: deterministic must be None or a bool, got {deterministic!r}")
+        self._input = input_dataset
+        self._fn = fn
+        self._num_parallel_calls = num_parallel_calls
+        self._deterministic = deterministic is not False
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        upstream = self._input._iterator(epoch)
+        if self._num_parallel_calls is None:
+            return _MapIterator(upstream, self._fn)
+        return ParallelMapIterator(upstream, _apply(self._fn),
+                                   resolve_parallelism(self._num_parallel_calls),
+                                   self._deterministic, op_name="map")
+
+
+def _apply(fn: Callable[..., Any]) -> Callable[[Any], Any]:
+    def apply(element: Any) -> Any:
+        return normalize(call_with_element(fn, element))
+    return apply
+
+
+class _MapIterator(DatasetIterator):
+    op_name = "map"
+
+    def __init__(self, upstream: DatasetIterator, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self._upstream = upstream
+        self._own(upstream)
+        self._fn = fn
+        self._position = 0  # index of the next input element, for error messages
+
+    def _next(self) -> Any:
+        index = self._position
+        try:
+            element = next(self._upstream)
+        except StopIteration:
+            raise
+        except Exception:
+            self._position += 1  # the failed element still took a position (as in parallel map)
+            raise
+        self._position += 1
+        try:
+            return normalize(call_with_element(self._fn, element))
+        except Exception as exc:
+            raise element_error("map", index, exc) from exc
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {UPSTREAM: self._upstream.state_dict(), "position": self._position}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, UPSTREAM, "position")
+        self._upstream.load_state_dict(state[UPSTREAM])
+        self._position = int(state["position"])

@@ -1,0 +1,37 @@
+"""``prefetch``: a background thread produces elements ahead into a bounded buffer.
+
+It is the parallel engine (:mod:`data.ops._parallel`) with one worker and no function, so it
+shares that engine's stopping, error delivery and "snapshot + steps since" checkpointing. It
+snapshots its upstream at every pull: its elements are often whole batches, too costly to
+recompute on a restore, and a snapshot is cheap next to producing one.
+"""
+
+from __future__ import annotations
+
+from data._iterator import DatasetIterator
+from data.dataset import Dataset
+from data.ops._args import check_int
+from data.ops._parallel import AUTOTUNE, ParallelMapIterator
+
+
+class PrefetchDataset(Dataset):
+    """Elements of ``input_dataset``, produced up to ``buffer_size`` ahead by a thread.
+
+    ``buffer_size=AUTOTUNE`` starts with one element and grows the buffer (up to 16) while the
+    consumer finds it empty.
+
+    >>> import data
+    >>> list(data.Dataset.range(5).prefetch(2))
+    [0, 1, 2, 3, 4]
+    """
+
+    def __init__(self, input_dataset: Dataset, buffer_size: int) -> None:
+        super().__init__()
+        self._input = input_dataset
+        self._buffer_size = check_int("prefetch", "buffer_size", buffer_size, 1,
+                                      also=(AUTOTUNE,))
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return ParallelMapIterator(self._input._iterator(epoch), None, num_workers=1,
+                                   deterministic=True, op_name="prefetch",
+                                   buffer_size=self._buffer_size, snapshot_every=1)

@@ -1,0 +1,167 @@
+"""``repeat``, ``take`` and ``skip``.
+
+``repeat`` builds a fresh upstream iterator for each repetition and numbers them, so random
+ops upstream draw a new order each time. The next repetition's iterator is created as soon as
+the previous one ends (and the first at construction), so a saved state always carries the
+upstream's seeds and a restored pipeline replays the same randomness.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._seed import derive_seed
+from data.dataset import Dataset
+from data.ops._args import check_int
+
+
+class RepeatDataset(Dataset):
+    """The input repeated ``count`` times, ``-1`` forever (see ``Dataset.repeat``)."""
+
+    def __init__(self, input_dataset: Dataset, count: Optional[int]) -> None:
+        super().__init__()
+        self._input = input_dataset
+        self._count = -1 if count is None else check_int("repeat", "count", count, 0, also=(-1,))
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return _RepeatIterator(self, epoch)
+
+
+class _RepeatIterator(DatasetIterator):
+    op_name = "repeat"
+
+    def __init__(self, dataset: RepeatDataset, epoch: int) -> None:
+        super().__init__()
+        self._ds = dataset
+        self._epoch = epoch
+        self._repetition = 0
+        self._produced = False  # whether the current repetition yielded anything
+        self._current: Optional[DatasetIterator] = None
+        if self._has_more():
+            self._current = self._make(0)
+
+    def _has_more(self) -> bool:
+        count = self._ds._count
+        return count < 0 or self._repetition < count
+
+    def _make(self, repetition: int) -> DatasetIterator:
+        # Repetition k of top-level epoch 0 is upstream epoch k; later epochs mix both in.
+        inner = repetition if self._epoch == 0 else derive_seed(self._epoch, repetition)
+        return self._ds._input._iterator(inner)
+
+    def _next(self) -> Any:
+        while self._current is not None:
+            try:
+                element = next(self._current)
+            except StopIteration:
+                self._current.close()
+                self._current = None
+                if self._ds._count < 0 and not self._produced:
+                    break  # tf.data: repeating an empty dataset forever ends at once
+                self._repetition += 1
+                self._produced = False
+                if self._has_more():
+                    self._current = self._make(self._repetition)
+                continue
+            self._produced = True
+            return element
+        raise StopIteration
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {
+            "epoch": self._epoch,
+            "repetition": self._repetition,
+            "produced": self._produced,
+            UPSTREAM: None if self._current is None else self._current.state_dict(),
+        }
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, "epoch", "repetition", "produced", UPSTREAM)
+        self._close()
+        self._epoch = int(state["epoch"])
+        self._repetition = int(state["repetition"])
+        self._produced = bool(state["produced"])
+        if state[UPSTREAM] is not None:
+            self._current = self._make(self._repetition)
+            self._current.load_state_dict(state[UPSTREAM])
+
+    def _close(self) -> None:
+        current, self._current = self._current, None
+        if current is not None:
+            current.close()
+
+
+class TakeDataset(Dataset):
+    """The first ``count`` elements (see ``Dataset.take``)."""
+
+    def __init__(self, input_dataset: Dataset, count: int) -> None:
+        super().__init__()
+        self._input = input_dataset
+        self._count = check_int("take", "count", count, 0, also=(-1,))
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return _TakeIterator(self._count, self._input._iterator(epoch))
+
+
+class _TakeIterator(DatasetIterator):
+    op_name = "take"
+
+    def __init__(self, count: int, upstream: DatasetIterator) -> None:
+        super().__init__()
+        self._count = count
+        self._upstream = upstream
+        self._own(upstream)
+        self._taken = 0
+
+    def _next(self) -> Any:
+        if 0 <= self._count <= self._taken:
+            raise StopIteration
+        element = next(self._upstream)
+        self._taken += 1
+        return element
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {UPSTREAM: self._upstream.state_dict(), "taken": self._taken}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, UPSTREAM, "taken")
+        self._upstream.load_state_dict(state[UPSTREAM])
+        self._taken = int(state["taken"])
+
+
+class SkipDataset(Dataset):
+    """The elements after the first ``count`` (see ``Dataset.skip``)."""
+
+    def __init__(self, input_dataset: Dataset, count: int) -> None:
+        super().__init__()
+        self._input = input_dataset
+        self._count = check_int("skip", "count", count, 0, also=(-1,))
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return _SkipIterator(self._count, self._input._iterator(epoch))
+
+
+class _SkipIterator(DatasetIterator):
+    op_name = "skip"
+
+    def __init__(self, count: int, upstream: DatasetIterator) -> None:
+        super().__init__()
+        self._count = count
+        self._upstream = upstream
+        self._own(upstream)
+        self._skipped = 0
+
+    def _next(self) -> Any:
+        while self._count < 0 or self._skipped < self._count:
+            next(self._upstream)  # StopIteration here ends this iterator too
+            self._skipped += 1
+        return next(self._upstream)
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {UPSTREAM: self._upstream.state_dict(), "skipped": self._skipped}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, UPSTREAM, "skipped")
+        self._upstream.load_state_dict(state[UPSTREAM])
+        self._skipped = int(state["skipped"])

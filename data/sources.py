@@ -1,0 +1,422 @@
+"""Datasets that start a pipeline: tensors, ranges, generators, files and text lines.
+
+Sources yield elements in the form described in :mod:`data._structure`: numpy arrays become
+torch tensors without a copy, tuples and dicts are structure, and a Python ``list`` given to
+``from_tensor_slices`` / ``from_tensors`` is one component (as tf.data converts lists to
+tensors): numbers become a tensor, strings stay a list of ``str``.
+
+``Dataset.range`` yields Python ``int`` elements (tf.data yields int64 scalars); ``batch`` turns
+them into int64 tensors, so batched results match tf.data's.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from data._iterator import DatasetIterator, MalformedStateError, require_keys
+from data._structure import to_leaf
+from data.dataset import Dataset
+from data._structure import flatten as leaves, flatten_up_to, pack
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+# -- components ------------------------------------------------------------------------------
+def _is_structure(x: Any) -> bool:
+    return isinstance(x, (tuple, dict))
+
+
+def _component(x: Any) -> Any:
+    """One component: numpy → tensor (zero-copy), list of numbers → tensor (float32 for
+    Python floats), list of strings → list of ``str``/``bytes``."""
+    x = to_leaf(x)
+    if isinstance(x, list):
+        if x and all(isinstance(v, (str, bytes)) for v in x):
+            return list(x)
+        if x and all(isinstance(v, torch.Tensor) for v in x):
+            return torch.stack(x)
+        try:  # Python numbers: int → int64, float → float32, bool → bool, as tf.data
+            return torch.tensor(x)
+        except (TypeError, ValueError, RuntimeError):
+            return torch.as_tensor(np.asarray(x))
+    return x
+
+
+def _as_component(x: Any, _path: str) -> Any:
+    return _component(x)
+
+
+def _map_components(fn: Callable[[Any, str], Any], x: Any, path: str = "x") -> Any:
+    if isinstance(x, dict):
+        return {k: _map_components(fn, v, f"{path}[{k!r}]") for k, v in x.items()}
+    if isinstance(x, tuple):
+        items = [_map_components(fn, v, f"{path}[{i}]") for i, v in enumerate(x)]
+        return type(x)(*items) if hasattr(x, "_fields") else tuple(items)
+    return fn(x, path)
+
+
+# -- from_tensor_slices ----------------------------------------------------------------------
+class TensorSliceDataset(Dataset):
+    """Rows of ``tensors`` along their first dimension (see ``Dataset.from_tensor_slices``)."""
+
+    def __init__(self, tensors: Any) -> None:
+        super().__init__()
+        lengths: Dict[str, int] = {}
+
+        def sliceable(x: Any, path: str) -> Any:
+            x = _component(x)
+            if isinstance(x, torch.Tensor):
+                if x.dim() == 0:
+                    raise ValueError(
+                        f"from_tensor_slices: component {path} is a scalar tensor; every "
+                        "component needs a leading dimension to slice (use from_tensors)"
+                    )
+                lengths[path] = int(x.shape[0])
+            elif isinstance(x, list):
+                lengths[path] = len(x)
+            else:
+                raise ValueError(
+                    f"from_tensor_slices: component {path} is a {type(x).__name__}, which has "
+                    "no leading dimension to slice; use from_tensors for a single element"
+                )
+            return x
+
+        self._template = _map_components(sliceable, tensors)
+        if len(set(lengths.values())) > 1:
+            found = ", ".join(f"{p} has {n}" for p, n in lengths.items())
+            raise ValueError(
+                "from_tensor_slices: all components must have the same length in their first "
+                f"dimension, but {found}"
+            )
+        self._columns = leaves(self._template)
+        self._length = next(iter(lengths.values()))
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return _SliceIterator(self)
+
+
+class _SliceIterator(DatasetIterator):
+    op_name = "from_tensor_slices"
+
+    def __init__(self, dataset: TensorSliceDataset) -> None:
+        super().__init__()
+        self._ds = dataset
+        self._index = 0
+
+    def _next(self) -> Any:
+        i = self._index
+        if i >= self._ds._length:
+            raise StopIteration
+        self._index = i + 1
+        return pack(self._ds._template, (col[i] for col in self._ds._columns))
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {"index": self._index}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, "index")
+        self._index = int(state["index"])
+
+
+# -- from_tensors ----------------------------------------------------------------------------
+class TensorDataset(Dataset):
+    """A single element (see ``Dataset.from_tensors``)."""
+
+    def __init__(self, tensors: Any) -> None:
+        super().__init__()
+        self._element = _map_components(_as_component, tensors)
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return _TensorIterator(self._element)
+
+
+class _TensorIterator(DatasetIterator):
+    op_name = "from_tensors"
+
+    def __init__(self, element: Any) -> None:
+        super().__init__()
+        self._element = element
+        self._done = False
+
+    def _next(self) -> Any:
+        if self._done:
+            raise StopIteration
+        self._done = True
+        return self._element
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {"done": self._done}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, "done")
+        self._done = bool(state["done"])
+
+
+# -- range -----------------------------------------------------------------------------------
+class RangeDataset(Dataset):
+    """Integers like Python's ``range(*args)`` (see ``Dataset.range``)."""
+
+    def __init__(self, *args: int) -> None:
+        super().__init__()
+        if not 1 <= len(args) <= 3:
+            raise ValueError(f"range takes 1 to 3 arguments (start, stop, step), got {len(args)}")
+        for name, value in zip(("start", "stop", "step") if len(args) > 1 else ("stop",), args):
+            if isinstance(value, torch.Tensor) and value.dim() == 0:
+                continue
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise TypeError(f"range: {name} must be an int, got {value!r}")
+        if len(args) == 3 and int(args[2]) == 0:
+            raise ValueError("range: step must not be 0, got 0")
+        self._range = range(*(int(a) for a in args))
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return _RangeIterator(self._range)
+
+
+class _RangeIterator(DatasetIterator):
+    op_name = "range"
+
+    def __init__(self, r: range) -> None:
+        super().__init__()
+        self._range = r
+        self._next_value = r.start
+
+    def _next(self) -> int:
+        value, step = self._next_value, self._range.step
+        if (step > 0 and value >= self._range.stop) or (step < 0 and value <= self._range.stop):
+            raise StopIteration
+        self._next_value = value + step
+        return value
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {"next": self._next_value}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, "next")
+        self._next_value = int(state["next"])
+
+
+# -- from_generator --------------------------------------------------------------------------
+def _check_spec(element: Any, types: Any, shapes: Any, position: int) -> Any:
+    where = f"from_generator: element {position}"
+    components = leaves(element)
+    if types is not None:
+        kinds = flatten_up_to(element, types, where)
+        components = [_convert(c, kind, where) for c, kind in zip(components, kinds)]
+        element = pack(element, iter(components))
+    if shapes is not None:
+        for leaf, shape in zip(components, flatten_up_to(element, shapes, where)):
+            _check_shape(leaf, shape, where)
+    return element
+
+
+def _convert(leaf: Any, kind: Any, where: str) -> Any:
+    if kind is None:
+        return leaf
+    if isinstance(kind, torch.dtype):
+        return torch.as_tensor(leaf, dtype=kind)
+    if isinstance(kind, type):
+        if not isinstance(leaf, kind):
+            raise TypeError(f"{where}: expected a {kind.__name__}, got {type(leaf).__name__}")
+        return leaf
+    raise TypeError(f"{where}: output types must be torch dtypes, Python types or None, "
+                    f"got {kind!r}")
+
+
+def _check_shape(leaf: Any, shape: Any, where: str) -> None:
+    if shape is None:
+        return
+    actual = tuple(leaf.shape) if isinstance(leaf, torch.Tensor) else ()
+    expected = tuple(shape)
+    if len(actual) != len(expected) or any(
+        e is not None and e != -1 and e != a for a, e in zip(actual, expected)
+    ):
+        raise ValueError(f"{where}: expected shape {expected}, got {actual}")
+
+
+class GeneratorDataset(Dataset):
+    """Elements produced by a Python generator (see ``Dataset.from_generator``)."""
+
+    def __init__(self, generator: Callable[..., Any], output_types: Any = None,
+                 output_shapes: Any = None, args: Optional[Sequence[Any]] = None,
+                 output_signature: Any = None) -> None:
+        super().__init__()
+        if not callable(generator):
+            raise TypeError(
+                f"from_generator: generator must be a callable that returns an iterator, got "
+                f"{type(generator).__name__}; pass the generator function, not its result"
+            )
+        if output_signature is not None and output_types is not None:
+            raise ValueError("from_generator: give output_signature or output_types, not both")
+        self._generator = generator
+        self._args = tuple(args) if args is not None else ()
+        self._types = output_signature if output_signature is not None else output_types
+        self._shapes = output_shapes
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return _GeneratorIterator(self)
+
+
+class _GeneratorIterator(DatasetIterator):
+    op_name = "from_generator"
+
+    def __init__(self, dataset: GeneratorDataset) -> None:
+        super().__init__()
+        self._ds = dataset
+        self._gen: Optional[Any] = None
+        self._count = 0
+
+    def _start(self) -> Any:
+        gen = iter(self._ds._generator(*self._ds._args))
+        self._gen = gen
+        return gen
+
+    def _next(self) -> Any:
+        gen = self._gen if self._gen is not None else self._start()
+        element = _map_components(_as_component, next(gen))
+        if self._ds._types is not None or self._ds._shapes is not None:
+            element = _check_spec(element, self._ds._types, self._ds._shapes, self._count)
+        self._count += 1
+        return element
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {"count": self._count}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        # A generator cannot be snapshotted: restart it and fast-forward past what was produced.
+        require_keys(self.op_name, state, "count")
+        count = int(state["count"])
+        self._close()
+        gen = self._start()
+        for skipped in range(count):
+            try:
+                next(gen)
+            except StopIteration:
+                raise MalformedStateError(
+                    f"from_generator: the saved state is {count} elements in, but a fresh "
+                    f"generator ended after {skipped}; the generator is not deterministic"
+                ) from None
+        self._count = count
+
+    def _close(self) -> None:
+        gen, self._gen = self._gen, None
+        if gen is not None and hasattr(gen, "close"):
+            gen.close()
+
+
+# -- list_files ------------------------------------------------------------------------------
+def list_files(file_pattern: Union[PathLike, Sequence[PathLike]], shuffle: Optional[bool] = None,
+               seed: Optional[int] = None) -> Dataset:
+    """Files matching one or more glob patterns (``**`` matches any number of directories)."""
+    single = isinstance(file_pattern, (str, os.PathLike))
+    patterns = [file_pattern] if single else list(file_pattern)
+    if not patterns:
+        raise ValueError("list_files: file_pattern is an empty list; give at least one pattern")
+    files = sorted(f for p in patterns for f in glob.glob(os.fspath(p), recursive=True))
+    if not files:
+        shown = os.fspath(patterns[0]) if len(patterns) == 1 else [os.fspath(p) for p in patterns]
+        raise ValueError(
+            f"list_files: no files matched pattern {shown!r} (relative to {os.getcwd()!r}); "
+            "check the path and use '**' to match subdirectories"
+        )
+    dataset: Dataset = TensorSliceDataset(files)
+    if shuffle is None or shuffle:
+        from data.ops.shuffle import ShuffleDataset
+        dataset = ShuffleDataset(dataset, len(files), seed=seed, reshuffle_each_iteration=True)
+    return dataset
+
+
+# -- TextLineDataset -------------------------------------------------------------------------
+_COMPRESSIONS = (None, "", "GZIP")
+
+
+class TextLineDataset(Dataset):
+    """Lines of one or more text files, as ``str`` without the line ending.
+
+    Files are read one after the other; ``"\\n"`` and ``"\\r\\n"`` endings are removed. The
+    iterator's state is the file index and the byte offset of the next line, so resuming does
+    not re-read the files. ``compression_type="GZIP"`` reads gzip-compressed files.
+
+    >>> import data, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> _ = open(path, "w").write("first\\nsecond\\n")
+    >>> list(data.TextLineDataset(path))
+    ['first', 'second']
+    """
+
+    def __init__(self, filenames: Union[PathLike, Sequence[PathLike]],
+                 compression_type: Optional[str] = None) -> None:
+        super().__init__()
+        if isinstance(filenames, (str, os.PathLike)):
+            filenames = [filenames]
+        self._filenames: Tuple[str, ...] = tuple(os.fspath(f) for f in filenames)
+        if compression_type not in _COMPRESSIONS:
+            raise ValueError(
+                f"TextLineDataset: compression_type must be None, '' or 'GZIP', got "
+                f"{compression_type!r}"
+            )
+        self._gzip = compression_type == "GZIP"
+
+    def _iterator(self, epoch: int) -> DatasetIterator:
+        return _TextLineIterator(self._filenames, self._gzip)
+
+
+class _TextLineIterator(DatasetIterator):
+    op_name = "text_line"
+
+    def __init__(self, filenames: Tuple[str, ...], use_gzip: bool) -> None:
+        super().__init__()
+        self._filenames = filenames
+        self._gzip = use_gzip
+        self._file_index = 0
+        self._offset = 0
+        self._file: Optional[Any] = None
+
+    def _open(self) -> Any:
+        name = self._filenames[self._file_index]
+        f = gzip.open(name, "rb") if self._gzip else open(name, "rb")
+        if self._offset:
+            f.seek(self._offset)
+        self._file = f
+        return f
+
+    def _next(self) -> str:
+        while self._file_index < len(self._filenames):
+            f = self._file if self._file is not None else self._open()
+            line = f.readline()
+            if not line:
+                self._close()
+                self._file_index += 1
+                self._offset = 0
+                continue
+            self._offset = f.tell()
+            if line.endswith(b"\n"):
+                line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+            try:
+                return line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(
+                    f"TextLineDataset: {self._filenames[self._file_index]!r} is not UTF-8 text "
+                    f"(line ending at byte {self._offset}): {e}"
+                ) from e
+        raise StopIteration
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {"file_index": self._file_index, "offset": self._offset}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, "file_index", "offset")
+        self._close()
+        self._file_index = int(state["file_index"])
+        self._offset = int(state["offset"])
+
+    def _close(self) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            f.close()
