@@ -1,0 +1,290 @@
+"""The ``Estimator``: thin orchestration of the model scope, checkpoints and the step loop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+
+import torch
+
+from estimator import checkpoint
+from estimator._fn_args import bind_model_fn, fn_args
+from estimator._input import close_input, open_input
+from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
+from estimator._threads import compute_threads
+from estimator.hooks import HookList, SessionRunHook
+from estimator.run_config import RunConfig
+from estimator.scope import ModelScope, to_path, to_state_key
+from estimator.spec import ModeKeys
+from estimator.summary import LazyWriter
+
+logger = logging.getLogger("estimator")
+
+
+def _positive(name: str, value: Optional[int]) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+
+
+class Estimator:
+    """Train, evaluate and predict with a ``model_fn``, as ``tf.estimator.Estimator``.
+
+    ``model_fn(features, labels, mode, params, config)`` (any subset, by name) returns an
+    :class:`~estimator.spec.EstimatorSpec`; it runs once per batch over a persistent model scope
+    (see :mod:`estimator.scope`). ``input_fn`` (taking any of ``params``, ``mode``, ``config``)
+    returns a ``data.Dataset`` -- or any iterable -- of ``(features, labels)`` pairs or features.
+
+    Every call restores the latest checkpoint in ``model_dir`` first; ``train`` saves every
+    ``save_checkpoints_steps``/``save_checkpoints_secs`` and when it ends.
+
+    >>> import torch, torch.nn.functional as F, estimator as est
+    >>> def model_fn(features, labels, mode):
+    ...     logits = est.layers.dense(features, units=2)
+    ...     if mode == est.ModeKeys.PREDICT:
+    ...         return est.EstimatorSpec(mode, predictions={"classes": logits.argmax(1)})
+    ...     loss = F.cross_entropy(logits, labels)
+    ...     train_op = est.train.GradientDescentOptimizer(0.1).minimize(
+    ...         loss, global_step=est.train.get_global_step())
+    ...     return est.EstimatorSpec(mode, loss=loss, train_op=train_op)
+    >>> batches = [(torch.randn(8, 3), torch.randint(0, 2, (8,)))] * 5
+    >>> model = est.Estimator(model_fn, config=est.RunConfig(device="cpu"))
+    >>> model.train(lambda: batches).evaluate(lambda: batches)["global_step"]
+    5
+    """
+
+    def __init__(self, model_fn: Callable[..., Any], model_dir: Optional[str] = None,
+                 config: Optional[RunConfig] = None, params: Optional[Dict[str, Any]] = None,
+                 warm_start_from: Any = None) -> None:
+        if not callable(model_fn):
+            raise TypeError(f"model_fn must be callable, got {type(model_fn).__name__}")
+        fn_args(model_fn)
+        config = config if config is not None else RunConfig()
+        if not isinstance(config, RunConfig):
+            raise TypeError(f"config must be an est.RunConfig, got {type(config).__name__}")
+        if model_dir is not None and config.model_dir is not None and \
+                os.path.abspath(model_dir) != os.path.abspath(config.model_dir):
+            raise ValueError(f"model_dir={model_dir!r} differs from config.model_dir="
+                             f"{config.model_dir!r}; give one of them")
+        model_dir = model_dir or config.model_dir
+        if model_dir is None:
+            model_dir = tempfile.mkdtemp(prefix="estimator_")
+            logger.warning("Using temporary folder as model directory: %s", model_dir)
+        self._model_dir = os.fspath(model_dir)
+        self._config = config.replace(model_dir=self._model_dir)
+        self._model_fn = model_fn
+        self._params = dict(params or {})
+        self._warm_start_from = warm_start_from
+        self._seen_metrics: List[Any] = []
+
+    @property
+    def model_dir(self) -> str:
+        return self._model_dir
+
+    @property
+    def config(self) -> RunConfig:
+        return self._config
+
+    @property
+    def params(self) -> Dict[str, Any]:
+        return dict(self._params)
+
+    # -- train ---------------------------------------------------------------------------------
+    def train(self, input_fn: Callable[..., Any], hooks: Optional[Iterable[SessionRunHook]] = None,
+              steps: Optional[int] = None, max_steps: Optional[int] = None) -> "Estimator":
+        """Train until the input ends, ``steps`` more steps, or global step ``max_steps``.
+
+        Resumes from the latest checkpoint: model, optimizers, global step, RNG and the input's
+        position (an input saved exhausted starts afresh, so ``for epoch: train(...)`` works).
+        """
+        if steps is not None and max_steps is not None:
+            raise ValueError("train(): give steps or max_steps, not both")
+        _positive("steps", steps)
+        _positive("max_steps", max_steps)
+        with checkpoint.ModelDirLock(self._model_dir):
+            payload = self._load_latest()
+            start = payload["global_step"] if payload else 0
+            if max_steps is not None and start >= max_steps:
+                logger.info("Skipping training: global step %d already reached max_steps=%d.",
+                            start, max_steps)
+                return self
+            hook_list = HookList(hooks or ())
+            self._seed()
+            scope = self._new_scope(payload, ModeKeys.TRAIN)
+            batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
+                                 payload.get("input_state") if payload else None)
+            writer = LazyWriter(self._model_dir)
+            try:
+                hook_list.begin()
+                if payload and payload.get("rng") is not None:
+                    checkpoint.restore_rng_state(payload["rng"])
+                ops = TrainOps(scope, self._config, start + steps if steps else max_steps,
+                               save=lambda: self._save(scope, batches), writer=writer.get)
+                with self._threads(scope, batches):
+                    for _ in run_steps(scope, ModeKeys.TRAIN, self._bind(ModeKeys.TRAIN),
+                                       batches, hook_list, ops):
+                        pass
+            finally:
+                close_input(batches)
+                writer.close()
+        return self
+
+    def _save(self, scope: ModelScope, batches: Any) -> None:
+        get_state = getattr(batches, "state_dict", None)
+        payload = {
+            "global_step": scope.global_step,
+            "model": scope.root.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in scope.optimizers.items()},
+            "rng": checkpoint.capture_rng_state(),
+            "input_state": get_state() if callable(get_state) else None,
+        }
+        checkpoint.save(self._model_dir, scope.global_step, payload,
+                        self._config.keep_checkpoint_max)
+
+    # -- evaluate ------------------------------------------------------------------------------
+    def evaluate(self, input_fn: Callable[..., Any], steps: Optional[int] = None,
+                 hooks: Optional[Iterable[SessionRunHook]] = None,
+                 checkpoint_path: Optional[str] = None, name: Optional[str] = None
+                 ) -> Dict[str, Any]:
+        """Evaluate the latest (or ``checkpoint_path``) model on ``input_fn``, for at most
+        ``steps`` batches.
+
+        Returns every metric of ``eval_metric_ops``, ``loss`` (the mean over batches weighted
+        by batch size) and ``global_step``, as floats. Results are also written to TensorBoard
+        in ``model_dir/eval`` (``eval_<name>`` when named).
+        """
+        _positive("steps", steps)
+        payload = self._load_for_inference(checkpoint_path)
+        self._seed()
+        scope = self._new_scope(payload, ModeKeys.EVAL)
+        for metric in self._seen_metrics:
+            metric.reset()
+        batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config)
+        hook_list = HookList(hooks or ())
+        ops = EvalOps(scope, steps, _IdentitySet(self._seen_metrics))
+        try:
+            hook_list.begin()
+            with self._threads(scope, batches):
+                for _ in run_steps(scope, ModeKeys.EVAL, self._bind(ModeKeys.EVAL), batches,
+                                   hook_list, ops):
+                    pass
+        finally:
+            close_input(batches)
+        results = ops.results
+        logger.info("Saving dict for global step %d: %s", results["global_step"],
+                    ", ".join(f"{k} = {v}" for k, v in sorted(results.items())))
+        writer = LazyWriter(os.path.join(self._model_dir, f"eval_{name}" if name else "eval"))
+        try:
+            for key, value in results.items():
+                if key != "global_step" and isinstance(value, (int, float)):
+                    writer.get().add_scalar(key, value, results["global_step"])
+        finally:
+            writer.close()
+        return results
+
+    # -- predict -------------------------------------------------------------------------------
+    def predict(self, input_fn: Callable[..., Any], predict_keys: Optional[List[str]] = None,
+                hooks: Optional[Iterable[SessionRunHook]] = None,
+                checkpoint_path: Optional[str] = None, yield_single_examples: bool = True
+                ) -> Iterator[Any]:
+        """Yield predictions (CPU tensors): one dict per example, or per batch when
+        ``yield_single_examples=False``; ``predict_keys`` selects prediction keys."""
+        if isinstance(predict_keys, str):
+            predict_keys = [predict_keys]
+        payload = self._load_for_inference(checkpoint_path)
+        self._seed()
+        scope = self._new_scope(payload, ModeKeys.PREDICT)
+        batches = open_input(input_fn, ModeKeys.PREDICT, self._params, self._config)
+        hook_list = HookList(hooks or ())
+        try:
+            hook_list.begin()
+            with self._threads(scope, batches):
+                yield from run_steps(scope, ModeKeys.PREDICT, self._bind(ModeKeys.PREDICT),
+                                     batches, hook_list,
+                                     PredictOps(predict_keys, yield_single_examples))
+        finally:
+            close_input(batches)
+
+    # -- reading checkpoints -------------------------------------------------------------------
+    def latest_checkpoint(self) -> Optional[str]:
+        """Path of the newest checkpoint in ``model_dir``, or ``None``."""
+        return checkpoint.latest_checkpoint(self._model_dir)
+
+    def get_variable_names(self) -> List[str]:
+        """Names (``conv2d/kernel`` style) of the variables in the latest checkpoint."""
+        return sorted(to_path(k) for k in checkpoint.read_variables(self._require_checkpoint()))
+
+    def get_variable_value(self, name: str) -> torch.Tensor:
+        """The value of variable ``name`` (``conv2d/kernel`` or ``conv2d.kernel``)."""
+        variables = checkpoint.read_variables(self._require_checkpoint())
+        key = to_state_key(name)
+        if key not in variables:
+            raise ValueError(f"variable {name!r} is not in the latest checkpoint; it has: "
+                             f"{sorted(to_path(k) for k in variables)}")
+        return variables[key]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _require_checkpoint(self) -> str:
+        path = self.latest_checkpoint()
+        if path is None:
+            raise ValueError(f"no checkpoint in model_dir {self._model_dir!r}; train first")
+        return self._model_dir
+
+    def _load_latest(self) -> Optional[Dict[str, Any]]:
+        if checkpoint.latest_checkpoint(self._model_dir) is None:
+            return None
+        return checkpoint.load(self._model_dir)
+
+    def _load_for_inference(self, checkpoint_path: Optional[str]) -> Dict[str, Any]:
+        if checkpoint_path is not None:
+            return checkpoint.load(checkpoint_path)
+        payload = self._load_latest()
+        if payload is None:
+            raise ValueError(f"Could not find trained model in model_dir: {self._model_dir!r}; "
+                             "call train() first or pass checkpoint_path=")
+        return payload
+
+    def _seed(self) -> None:
+        seed = self._config.tf_random_seed
+        if seed is not None:
+            torch.manual_seed(seed)
+            try:
+                import data
+            except ImportError:  # the input side is optional
+                return
+            data.set_random_seed(seed)
+
+    def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str) -> ModelScope:
+        seed = self._config.tf_random_seed
+        preload = None
+        if payload is None and self._warm_start_from is not None and mode == ModeKeys.TRAIN:
+            preload = checkpoint.warm_start_state(self._warm_start_from)
+            logger.info("Warm-starting %d variables from %s", len(preload),
+                        self._warm_start_from)
+        scope = ModelScope(
+            self._config.device, torch.initial_seed() if seed is None else seed,
+            restore=None if payload is None else payload["model"],
+            restore_optimizers=(payload.get("optimizers") if payload and mode == ModeKeys.TRAIN
+                                else None),
+            preload=preload)
+        if payload is not None:
+            scope.global_step = int(payload["global_step"])
+        return scope
+
+    def _threads(self, scope: ModelScope, batches: Any) -> Any:
+        return compute_threads(scope.device, self._config.intra_op_parallelism_threads, batches)
+
+    def _bind(self, mode: str) -> Callable[[Any, Any], Any]:
+        return bind_model_fn(self._model_fn, mode, self._params, self._config)
+
+
+class _IdentitySet:
+    """Adds objects to a list once, by identity (metric objects need not be hashable)."""
+
+    def __init__(self, items: List[Any]) -> None:
+        self._items = items
+
+    def add(self, item: Any) -> None:
+        if not any(item is x for x in self._items):
+            self._items.append(item)

@@ -1,0 +1,224 @@
+"""``est.train``: the global step, TF-named optimizers and the deferred ``TrainOp``.
+
+``minimize()`` does not step: it returns a :class:`TrainOp` that the Estimator runs after
+``model_fn`` returns (zero grads with ``set_to_none`` -> backward -> step -> advance the global
+step). The torch optimizer is created on the first run, when the parameters exist, and kept in
+the model scope under the optimizer's name (``Adam``, ``Adam_1``, ... per call), so its state
+(momentum, Adam moments) survives across steps and is saved in checkpoints. A learning rate may
+be a float, a no-argument callable or a tensor; it is written into the optimizer's param groups
+at every step, so ``model_fn`` may recompute it (``exponential_decay``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, List, Optional, Type, Union
+
+import torch
+from torch import nn
+
+from estimator.scope import ModelScope, current_scope
+
+logger = logging.getLogger("estimator")
+
+LearningRate = Union[float, Callable[[], Any], torch.Tensor]
+
+__all__ = ["AdagradOptimizer", "AdamOptimizer", "GradientDescentOptimizer", "MomentumOptimizer",
+           "Optimizer", "RMSPropOptimizer", "TrainOp", "exponential_decay", "get_global_step"]
+
+
+def get_global_step() -> int:
+    """The number of training steps done so far (an ``int``; pass it to ``minimize``).
+
+    >>> from estimator.scope import ModelScope
+    >>> with ModelScope().call("train"):
+    ...     get_global_step()
+    0
+    """
+    return current_scope().global_step
+
+
+def exponential_decay(learning_rate: float, global_step: Any, decay_steps: int,
+                      decay_rate: float, staircase: bool = False) -> float:
+    """``learning_rate * decay_rate ** (global_step / decay_steps)``, as TF's.
+
+    >>> exponential_decay(0.1, 20, decay_steps=10, decay_rate=0.5)
+    0.025
+    >>> exponential_decay(0.1, 15, decay_steps=10, decay_rate=0.5, staircase=True)
+    0.05
+    """
+    if decay_steps <= 0:
+        raise ValueError(f"exponential_decay: decay_steps must be > 0, got {decay_steps}")
+    p = int(global_step) / decay_steps
+    if staircase:
+        p = float(int(p))
+    return learning_rate * decay_rate ** p
+
+
+def _resolve_lr(lr: LearningRate) -> Optional[float]:
+    if callable(lr):
+        lr = lr()
+    if isinstance(lr, torch.Tensor):
+        lr = float(lr)  # a host sync when lr lives on an accelerator
+    return None if lr is None else float(lr)
+
+
+def _params_of(var_list: Iterable[Any]) -> List[nn.Parameter]:
+    params: List[nn.Parameter] = []
+    for v in var_list:
+        if isinstance(v, nn.Module):
+            params.extend(p for p in v.parameters() if p.requires_grad)
+        elif isinstance(v, torch.Tensor):
+            params.append(v)
+        else:
+            raise TypeError(f"var_list items must be parameters or modules, got {type(v).__name__}")
+    return params
+
+
+class TrainOp:
+    """One deferred optimization step; calling it runs the step."""
+
+    __slots__ = ("optimizer", "loss", "advance", "var_list", "scope", "name")
+
+    def __init__(self, optimizer: "Optimizer", loss: torch.Tensor, advance: bool,
+                 var_list: Optional[List[Any]], scope: ModelScope, name: str) -> None:
+        self.optimizer, self.loss, self.advance = optimizer, loss, advance
+        self.var_list, self.scope, self.name = var_list, scope, name
+
+    def _trainable(self) -> List[nn.Parameter]:
+        if self.var_list is not None:
+            return _params_of(self.var_list)
+        return [p for p in self.scope.root.parameters() if p.requires_grad]
+
+    def _create(self, lr: Optional[float]) -> torch.optim.Optimizer:
+        params = self._trainable()
+        if not params:
+            raise ValueError(
+                f"{self.name}.minimize(): there are no trainable parameters; model_fn created no "
+                "layers/variables (or var_list is empty)"
+            )
+        self.scope.optimizer_versions[self.name] = self.scope.version
+        return self.optimizer.build(params, lr)
+
+    def _add_new_parameters(self, opt: torch.optim.Optimizer) -> None:
+        self.scope.optimizer_versions[self.name] = self.scope.version
+        known = {id(p) for g in opt.param_groups for p in g["params"]}
+        new = [p for p in self._trainable() if id(p) not in known]
+        if new:
+            logger.warning("optimizer %r: %d parameters created after its first step were added "
+                           "as a new param group", self.name, len(new))
+            opt.add_param_group({"params": new})
+
+    def __call__(self) -> None:
+        scope = self.scope
+        lr = self.optimizer.learning_rate
+        if lr is not None:
+            lr = _resolve_lr(lr)
+        opt = scope.get_or_create_optimizer(self.name, lambda: self._create(lr))
+        if self.var_list is None and scope.optimizer_versions[self.name] != scope.version:
+            self._add_new_parameters(opt)
+        if lr is not None:
+            for group in opt.param_groups:  # also right after a restore of older groups
+                group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        if self.var_list is None:
+            self.loss.backward()
+        else:
+            self.loss.backward(inputs=_params_of(self.var_list))
+        opt.step()
+        if self.advance:
+            scope.global_step += 1
+
+
+class Optimizer:
+    """Any ``torch.optim`` optimizer behind TF's ``minimize`` interface.
+
+    >>> import torch
+    >>> opt = Optimizer(torch.optim.AdamW, learning_rate=1e-3, weight_decay=0.01)
+    >>> opt.name
+    'AdamW'
+    """
+
+    def __init__(self, torch_optimizer_class: Type[torch.optim.Optimizer],
+                 learning_rate: Optional[LearningRate] = None, name: Optional[str] = None,
+                 **kwargs: Any) -> None:
+        if "lr" in kwargs:
+            if learning_rate is not None:
+                raise ValueError("Optimizer: give learning_rate or lr, not both")
+            learning_rate = kwargs.pop("lr")
+        self.torch_optimizer_class = torch_optimizer_class
+        self.learning_rate = learning_rate
+        self.kwargs = kwargs
+        self.name = name or torch_optimizer_class.__name__
+
+    def build(self, params: List[nn.Parameter], lr: Optional[float] = None
+              ) -> torch.optim.Optimizer:
+        """Create the torch optimizer over ``params`` (with learning rate ``lr`` if given)."""
+        kwargs = dict(self.kwargs)
+        if lr is not None:
+            kwargs["lr"] = lr
+        return self.torch_optimizer_class(params, **kwargs)
+
+    def minimize(self, loss: torch.Tensor, global_step: Optional[int] = None,
+                 var_list: Optional[Iterable[Any]] = None) -> TrainOp:
+        """A deferred step minimizing ``loss``; pass ``global_step`` to advance the step count.
+
+        ``var_list`` (parameters or modules) limits the step to those; by default every
+        trainable parameter of the model scope.
+        """
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+            raise ValueError(f"{self.name}.minimize(): loss must be a scalar tensor, got "
+                             f"{getattr(loss, 'shape', type(loss).__name__)}")
+        scope = current_scope()
+        name = scope.unique_name(self.name, None, namespace="optimizers")
+        return TrainOp(self, loss, global_step is not None,
+                       None if var_list is None else list(var_list), scope, name)
+
+
+class GradientDescentOptimizer(Optimizer):
+    """``tf.train.GradientDescentOptimizer``: plain SGD."""
+
+    def __init__(self, learning_rate: LearningRate, name: str = "GradientDescent") -> None:
+        super().__init__(torch.optim.SGD, learning_rate, name=name)
+
+
+class MomentumOptimizer(Optimizer):
+    """``tf.train.MomentumOptimizer`` (``accum = momentum * accum + grad; var -= lr * accum``)."""
+
+    def __init__(self, learning_rate: LearningRate, momentum: float, use_nesterov: bool = False,
+                 name: str = "Momentum") -> None:
+        super().__init__(torch.optim.SGD, learning_rate, name=name, momentum=momentum,
+                         nesterov=use_nesterov)
+
+
+class AdamOptimizer(Optimizer):
+    """``tf.train.AdamOptimizer`` with TF's defaults, run by ``torch.optim.Adam``.
+
+    ``epsilon`` is added as ``torch.optim.Adam`` adds it (after bias correction).
+    """
+
+    def __init__(self, learning_rate: LearningRate = 0.001, beta1: float = 0.9,
+                 beta2: float = 0.999, epsilon: float = 1e-8, name: str = "Adam") -> None:
+        super().__init__(torch.optim.Adam, learning_rate, name=name, betas=(beta1, beta2),
+                         eps=epsilon)
+
+
+class AdagradOptimizer(Optimizer):
+    """``tf.train.AdagradOptimizer`` (accumulators start at ``initial_accumulator_value``)."""
+
+    def __init__(self, learning_rate: LearningRate, initial_accumulator_value: float = 0.1,
+                 name: str = "Adagrad") -> None:
+        super().__init__(torch.optim.Adagrad, learning_rate, name=name,
+                         initial_accumulator_value=initial_accumulator_value)
+
+
+class RMSPropOptimizer(Optimizer):
+    """``tf.train.RMSPropOptimizer`` run by ``torch.optim.RMSprop`` (``decay`` is ``alpha``).
+
+    As in PyTorch, the mean square starts at zero and ``epsilon`` is added outside the root.
+    """
+
+    def __init__(self, learning_rate: LearningRate, decay: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-10, centered: bool = False, name: str = "RMSProp") -> None:
+        super().__init__(torch.optim.RMSprop, learning_rate, name=name, alpha=decay,
+                         momentum=momentum, eps=epsilon, centered=centered)
