@@ -32,6 +32,25 @@ class FileBytes(bytes):
         return (FileBytes, (bytes(self), self.path))
 
 
+def _read_all(path: str) -> bytes:
+    # os.read skips the buffered file object's setup: 13 -> 8 us per 40 KB file.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        size = os.fstat(fd).st_size
+        contents = os.read(fd, size) if size > 0 else b""
+        if len(contents) < size or size == 0:  # short read, or a size-less file (/proc)
+            chunks = [contents]
+            while True:
+                chunk = os.read(fd, max(size, 2**16))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            contents = b"".join(chunks)
+        return contents
+    finally:
+        os.close(fd)
+
+
 def read_file(filename: Union[str, bytes, os.PathLike]) -> bytes:
     """Read a whole file, like ``tf.io.read_file``.
 
@@ -45,8 +64,7 @@ def read_file(filename: Union[str, bytes, os.PathLike]) -> bytes:
         filename = filename.decode()
     path = os.fspath(filename)
     try:
-        with open(path, "rb") as f:
-            contents = f.read()
+        contents = _read_all(path)
     except FileNotFoundError:
         raise FileNotFoundError(
             f"read_file: no such file {path!r} (check the path or the pattern that listed it)"

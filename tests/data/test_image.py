@@ -126,6 +126,131 @@ def test_decode_image_handles_png_jpeg_and_gif():
     assert decode_image(_encode(img.convert("L"), "GIF"), channels=1).shape == (10, 12, 1)
 
 
+# -- the two JPEG decoders: simplejpeg (when installed) and Pillow ------------------------------
+def _jpeg_variants():
+    """Baseline, progressive, 4:4:4 and grayscale JPEGs of odd sizes."""
+    rgb = _smooth_rgb(203, 117, seed=3)
+    return {
+        "baseline": _encode(rgb, "JPEG", quality=90),
+        "progressive": _encode(rgb, "JPEG", quality=90, progressive=True),
+        "444": _encode(rgb, "JPEG", quality=90, subsampling=0),
+        "gray": _encode(rgb.convert("L"), "JPEG", quality=90),
+        "tall": _encode(_smooth_rgb(17, 301, seed=4), "JPEG"),
+    }
+
+
+def _decode_with_pillow(monkeypatch, raw, channels, ratio=1):
+    with monkeypatch.context() as m:
+        m.setenv(data.image.DECODER_ENV_VAR, "pil")
+        return decode_jpeg(raw, channels=channels, ratio=ratio)
+
+
+@pytest.mark.parametrize("ratio", [1, 2, 4, 8])
+@pytest.mark.parametrize("channels", [0, 1, 3])
+def test_decode_jpeg_simplejpeg_and_pillow_give_identical_pixels(monkeypatch, channels, ratio):
+    pytest.importorskip("simplejpeg")
+    for name, raw in _jpeg_variants().items():
+        direct = decode_jpeg(raw, channels=channels, ratio=ratio)
+        reference = _decode_with_pillow(monkeypatch, raw, channels, ratio)
+        assert direct.dtype == torch.uint8 and direct.is_contiguous(), name
+        assert direct.shape == reference.shape, name
+        assert torch.equal(direct, reference), name
+
+
+def test_decode_jpeg_uses_simplejpeg_without_pillow_when_installed(monkeypatch):
+    pytest.importorskip("simplejpeg")
+    monkeypatch.delenv(data.image.DECODER_ENV_VAR, raising=False)
+    raw = _encode(_smooth_rgb(40, 30), "JPEG")
+    expected = _decode_with_pillow(monkeypatch, raw, 3)
+
+    def no_pillow(*args, **kwargs):
+        raise AssertionError("Pillow was used although simplejpeg can decode this JPEG")
+    monkeypatch.setattr(data.image.Image, "open", no_pillow)
+    assert torch.equal(decode_jpeg(raw, channels=3), expected)
+    assert torch.equal(decode_image(raw, channels=3), expected)
+
+
+def test_decoder_env_var_pil_forces_pillow(monkeypatch):
+    simplejpeg = pytest.importorskip("simplejpeg")
+    raw = _encode(_smooth_rgb(40, 30), "JPEG")
+
+    def no_simplejpeg(*args, **kwargs):
+        raise AssertionError("simplejpeg was used although DATA_JPEG_DECODER=pil")
+    monkeypatch.setattr(simplejpeg, "decode_jpeg", no_simplejpeg)
+    monkeypatch.setattr(simplejpeg, "decode_jpeg_header", no_simplejpeg)
+    monkeypatch.delenv(data.image.DECODER_ENV_VAR, raising=False)
+    assert data.image.jpeg_decoder() == "simplejpeg"
+    monkeypatch.setenv(data.image.DECODER_ENV_VAR, "pil")
+    assert data.image.jpeg_decoder() == "pillow"
+    assert decode_jpeg(raw, channels=3).shape == (30, 40, 3)
+
+
+def test_decode_jpeg_falls_back_to_pillow_without_simplejpeg(monkeypatch):
+    raw = _encode(_smooth_rgb(64, 48), "JPEG", quality=90)
+    monkeypatch.setattr(data.image, "_simplejpeg", None)
+    assert data.image.jpeg_decoder() == "pillow"
+    image = decode_jpeg(raw, channels=3)
+    reference = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+    assert np.array_equal(image.numpy(), reference)
+    assert decode_jpeg(raw, channels=3, ratio=4).shape == (12, 16, 3)
+
+
+def test_cmyk_jpeg_is_decoded_by_pillow_on_either_path(monkeypatch):
+    raw = _encode(_smooth_rgb(24, 16).convert("CMYK"), "JPEG")
+    reference = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
+    assert np.array_equal(decode_jpeg(raw, channels=3).numpy(), reference)
+    monkeypatch.setattr(data.image, "_simplejpeg", None)
+    assert np.array_equal(decode_jpeg(raw, channels=3).numpy(), reference)
+
+
+@pytest.mark.parametrize("simplejpeg_present", [True, False])
+def test_undecodable_jpeg_names_the_file_on_both_paths(monkeypatch, tmp_path,
+                                                       simplejpeg_present):
+    if simplejpeg_present:
+        pytest.importorskip("simplejpeg")
+    else:
+        monkeypatch.setattr(data.image, "_simplejpeg", None)
+    raw = _encode(_smooth_rgb(64, 64), "JPEG")
+    for name, contents in {"garbage_dog.jpg": b"\xff\xd8\xff garbage",
+                           "half_dog.jpg": raw[: len(raw) // 2]}.items():
+        path = tmp_path / name
+        path.write_bytes(contents)
+        with pytest.raises(DecodeError, match=name):
+            decode_jpeg(data.io.read_file(str(path)), channels=3)
+        with pytest.raises(DecodeError, match=name):
+            decode_image(data.io.read_file(str(path)))
+
+
+@pytest.mark.parametrize("ratio", [2, 4, 8])
+def test_decode_jpeg_images_a_few_pixels_wide_match_the_pillow_path(monkeypatch, ratio):
+    # Below ~8 pixels a DCT scale smaller than 1/ratio can reach ceil(size / ratio) too: such
+    # images must not be decoded at that other scale. Pillow's draft mode, for its part, picks
+    # a scale above 1/ratio for some of them (a larger image than TF's ceil(size / ratio)).
+    for width, height in [(3, 3), (5, 7), (6, 2), (2, 9), (7, 7)]:
+        raw = _encode(Image.fromarray(np.random.default_rng(width).integers(
+            0, 256, (height, width, 3), dtype=np.uint8)), "JPEG")
+        direct = decode_jpeg(raw, channels=3, ratio=ratio)
+        reference = _decode_with_pillow(monkeypatch, raw, 3, ratio)
+        if direct.shape == reference.shape:
+            assert torch.equal(direct, reference), (width, height)
+        else:
+            assert direct.shape == (math.ceil(height / ratio), math.ceil(width / ratio), 3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(width=st.integers(8, 120), height=st.integers(8, 120), ratio=st.sampled_from([2, 4, 8]),
+       channels=st.sampled_from([0, 1, 3]))
+def test_decode_jpeg_ratio_shape_is_ceil_on_both_paths(width, height, ratio, channels):
+    raw = _encode(_smooth_rgb(width, height), "JPEG")
+    want = (math.ceil(height / ratio), math.ceil(width / ratio))
+    direct = decode_jpeg(raw, channels=channels, ratio=ratio)
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv(data.image.DECODER_ENV_VAR, "pil")
+        reference = decode_jpeg(raw, channels=channels, ratio=ratio)
+    assert tuple(direct.shape[:2]) == want == tuple(reference.shape[:2])
+    assert torch.equal(direct, reference)
+
+
 # -- dtype conversion --------------------------------------------------------------------------
 def test_convert_uint8_to_float_scales_to_unit_interval():
     x = torch.arange(256, dtype=torch.uint8)

@@ -1,5 +1,6 @@
 """``data.io.read_file``: bytes out, the path remembered, missing files named."""
 
+import os
 import pickle
 
 import pytest
@@ -41,3 +42,23 @@ def test_read_file_missing_raises_file_not_found_naming_path(tmp_path):
 def test_read_file_directory_raises_naming_path(tmp_path):
     with pytest.raises(IsADirectoryError, match=str(tmp_path.name)):
         data.io.read_file(str(tmp_path))
+
+
+def test_read_file_reads_large_files_whole(tmp_path):
+    blob = bytes(range(256)) * 5000  # 1.28 MB
+    path = tmp_path / "big.bin"
+    path.write_bytes(blob)
+    assert data.io.read_file(str(path)) == blob
+
+
+def test_read_file_reads_empty_files(tmp_path):
+    path = tmp_path / "empty.bin"
+    path.write_bytes(b"")
+    assert data.io.read_file(str(path)) == b""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux procfs")
+def test_read_file_reads_files_that_report_no_size():
+    # procfs files report st_size 0 but have contents: read until end of file.
+    assert os.stat("/proc/self/status").st_size == 0
+    assert b"Name:" in data.io.read_file("/proc/self/status")
