@@ -53,6 +53,10 @@ class DatasetIterator(Iterator[Any]):
     def _close(self) -> None:
         """Release threads, processes or files. Called once."""
 
+    #: Threads or processes this stage runs for heavy per-element work (parallel ``map``
+    #: workers); a prefetch producer, which mostly waits, does not count.
+    _cpu_workers = 0
+
     # -- provided ----------------------------------------------------------------------------
     def _own(self, *iterators: "DatasetIterator") -> None:
         """Register upstream iterators so ``close()`` reaches them."""
@@ -68,6 +72,14 @@ class DatasetIterator(Iterator[Any]):
 
     def __iter__(self) -> "DatasetIterator":
         return self
+
+    def cpu_workers(self) -> int:
+        """Background workers doing per-element work in this pipeline, upstreams included.
+
+        The Estimator uses it to leave CPU cores to the input pipeline when it computes on
+        the CPU too.
+        """
+        return self._cpu_workers + sum(u.cpu_workers() for u in self._owned)
 
     def __next__(self) -> Any:
         self._check_init()
@@ -127,6 +139,28 @@ class DatasetIterator(Iterator[Any]):
             self.close()
         except Exception:  # interpreter shutdown: nothing sensible left to do
             pass
+
+
+class CountingIterator(DatasetIterator):
+    """A stage over one upstream that counts the upstream elements it has pulled.
+
+    Its state is the upstream's plus ``position`` (the index of the next upstream element,
+    which error messages name). Subclasses write ``_next`` and advance ``self._position``.
+    """
+
+    def __init__(self, upstream: DatasetIterator) -> None:
+        super().__init__()
+        self._upstream = upstream
+        self._own(upstream)
+        self._position = 0
+
+    def _get_state(self) -> Dict[str, Any]:
+        return {UPSTREAM: self._upstream.state_dict(), "position": self._position}
+
+    def _set_state(self, state: Dict[str, Any]) -> None:
+        require_keys(self.op_name, state, UPSTREAM, "position")
+        self._upstream.load_state_dict(state[UPSTREAM])
+        self._position = int(state["position"])
 
 
 def require_keys(op_name: str, state: Dict[str, Any], *keys: str) -> None:

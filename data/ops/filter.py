@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from data._call import call_with_element
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import CountingIterator, DatasetIterator
 from data.dataset import Dataset
 from data.ops.errors import element_error
 
@@ -39,15 +39,12 @@ class FilterDataset(Dataset):
         return _FilterIterator(self._predicate, self._input._iterator(epoch))
 
 
-class _FilterIterator(DatasetIterator):
+class _FilterIterator(CountingIterator):
     op_name = "filter"
 
     def __init__(self, predicate: Callable[..., Any], upstream: DatasetIterator) -> None:
-        super().__init__()
+        super().__init__(upstream)
         self._predicate = predicate
-        self._upstream = upstream
-        self._own(upstream)
-        self._position = 0  # index of the next input element, for error messages
 
     def _next(self) -> Any:
         predicate = self._predicate
@@ -62,10 +59,3 @@ class _FilterIterator(DatasetIterator):
                 return element
         raise StopIteration
 
-    def _get_state(self) -> Dict[str, Any]:
-        return {UPSTREAM: self._upstream.state_dict(), "position": self._position}
-
-    def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAM, "position")
-        self._upstream.load_state_dict(state[UPSTREAM])
-        self._position = int(state["position"])

@@ -7,10 +7,10 @@ choice of threads over processes is explained and measured.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Optional
 
 from data._call import call_with_element
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import CountingIterator, DatasetIterator
 from data._structure import normalize
 from data.dataset import Dataset
 from data.ops._args import check_int
@@ -57,15 +57,12 @@ def _apply(fn: Callable[..., Any]) -> Callable[[Any], Any]:
     return apply
 
 
-class _MapIterator(DatasetIterator):
+class _MapIterator(CountingIterator):
     op_name = "map"
 
     def __init__(self, upstream: DatasetIterator, fn: Callable[..., Any]) -> None:
-        super().__init__()
-        self._upstream = upstream
-        self._own(upstream)
+        super().__init__(upstream)
         self._fn = fn
-        self._position = 0  # index of the next input element, for error messages
 
     def _next(self) -> Any:
         index = self._position
@@ -82,10 +79,3 @@ class _MapIterator(DatasetIterator):
         except Exception as exc:
             raise element_error("map", index, exc) from exc
 
-    def _get_state(self) -> Dict[str, Any]:
-        return {UPSTREAM: self._upstream.state_dict(), "position": self._position}
-
-    def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAM, "position")
-        self._upstream.load_state_dict(state[UPSTREAM])
-        self._position = int(state["position"])

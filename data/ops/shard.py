@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import CountingIterator, DatasetIterator
 from data.dataset import Dataset
 from data.ops._args import check_int
 
@@ -27,16 +27,13 @@ class ShardDataset(Dataset):
         return _ShardIterator(self._num_shards, self._index, self._input._iterator(epoch))
 
 
-class _ShardIterator(DatasetIterator):
+class _ShardIterator(CountingIterator):
     op_name = "shard"
 
     def __init__(self, num_shards: int, index: int, upstream: DatasetIterator) -> None:
-        super().__init__()
+        super().__init__(upstream)
         self._num_shards = num_shards
         self._index = index
-        self._upstream = upstream
-        self._own(upstream)
-        self._position = 0  # upstream elements consumed
 
     def _next(self) -> Any:
         while True:
@@ -46,13 +43,6 @@ class _ShardIterator(DatasetIterator):
             if position % self._num_shards == self._index:
                 return element
 
-    def _get_state(self) -> Dict[str, Any]:
-        return {UPSTREAM: self._upstream.state_dict(), "position": self._position}
-
-    def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAM, "position")
-        self._upstream.load_state_dict(state[UPSTREAM])
-        self._position = int(state["position"])
 
 
 def enumerate_dataset(input_dataset: Dataset, start: int) -> Dataset:

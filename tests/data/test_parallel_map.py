@@ -171,3 +171,42 @@ def test_restore_while_workers_run_discards_in_flight_work():
         next(it)
     it.load_state_dict(state)
     assert list(it) == list(range(110, 150))
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_parallel_map_delivers_a_ready_element_that_later_ones_wait_for(deterministic):
+    # Elements 1.. finish only after element 0 has reached the consumer: the consumer must take
+    # a ready result promptly even when no further results can follow yet.
+    consumed = threading.Event()
+
+    def fn(x):
+        if x > 0 and not consumed.wait(5):
+            raise TimeoutError(f"element {x}: element 0 was not delivered")
+        return x
+
+    it = iter(data.Dataset.range(6).map(fn, num_parallel_calls=2, deterministic=deterministic))
+    start = time.perf_counter()
+    assert next(it) == 0
+    waited = time.perf_counter() - start
+    consumed.set()
+    assert sorted(it) == [1, 2, 3, 4, 5]
+    assert waited < 2.0
+
+
+def test_parallel_map_keeps_order_when_results_arrive_in_bursts():
+    # Results come in runs (the consumer is woken per run): order and values stay exact.
+    def fn(x):
+        if x % 7 == 0:
+            time.sleep(0.003)
+        return x * x
+
+    out = list(data.Dataset.range(300).map(fn, num_parallel_calls=3).batch(16).unbatch())
+    assert [int(v) for v in out] == [x * x for x in range(300)]
+
+
+def test_cpu_workers_counts_parallel_map_workers_but_not_prefetch():
+    ds = data.Dataset.range(8)
+    with iter(ds.map(lambda x: x, num_parallel_calls=3).prefetch(2).batch(2)) as it:
+        assert it.cpu_workers() == 3
+    with iter(ds.map(lambda x: x).prefetch(2)) as it:
+        assert it.cpu_workers() == 0
