@@ -231,10 +231,24 @@ def dense(inputs: torch.Tensor, units: int, activation: Activation = None, use_b
 
 def dropout(inputs: torch.Tensor, rate: float = 0.5, noise_shape: Any = None, seed: Any = None,
             training: bool = False, name: Optional[str] = None) -> torch.Tensor:
-    """Drop ``rate`` of the units when ``training`` (scaling the rest), as ``tf.layers.dropout``."""
-    if noise_shape is not None:
-        raise NotImplementedError("dropout(noise_shape=...) is not supported")
-    return F.dropout(inputs, rate, bool(training))
+    """Drop ``rate`` of the units when ``training`` (scaling the rest), as ``tf.layers.dropout``.
+
+    ``noise_shape`` (broadcastable to the input, e.g. ``(batch, 1, 1, channels)``) drops whole
+    slices together, as in TF. ``seed`` is accepted for compatibility; the mask comes from
+    torch's generator, which the Estimator seeds from ``RunConfig.tf_random_seed``.
+    """
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate!r}")
+    if noise_shape is None or not training or rate == 0:
+        return F.dropout(inputs, rate, bool(training))
+    shape = tuple(inputs.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape))
+    try:
+        torch.broadcast_shapes(shape, tuple(inputs.shape))
+    except RuntimeError:
+        raise ValueError(f"dropout: noise_shape {tuple(noise_shape)} does not broadcast to the "
+                         f"input shape {tuple(inputs.shape)}") from None
+    keep = torch.empty(shape, device=inputs.device, dtype=inputs.dtype).bernoulli_(1 - rate)
+    return inputs * keep / (1 - rate)
 
 
 def flatten(inputs: torch.Tensor, name: Optional[str] = None) -> torch.Tensor:

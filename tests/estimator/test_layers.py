@@ -153,6 +153,22 @@ def test_dropout_only_when_training():
     assert set(dropped.unique().tolist()) == {0.0, 2.0}
 
 
+def test_dropout_noise_shape_drops_whole_slices():
+    x = torch.ones(8, 5, 5, 16)
+    out = run(layers.dropout, x, rate=0.5, noise_shape=(8, 1, 1, 16), training=True)[0]
+    per_slice = out.permute(0, 3, 1, 2).reshape(8 * 16, 25)
+    assert torch.all(per_slice == per_slice[:, :1])  # each (example, channel) kept or dropped
+    assert set(per_slice[:, 0].tolist()) == {0.0, 2.0}
+    none_dims = run(layers.dropout, x, rate=0.5, noise_shape=(None, 1, 1, None),
+                    training=True)[0]
+    assert none_dims.shape == x.shape
+
+
+def test_dropout_bad_noise_shape_names_both_shapes():
+    with pytest.raises(ValueError, match=r"noise_shape \(3, 1\).*\(8, 16\)"):
+        run(layers.dropout, torch.ones(8, 16), rate=0.5, noise_shape=(3, 1), training=True)
+
+
 def test_bad_padding_raises():
     with pytest.raises(ValueError, match='padding must be "same" or "valid"'):
         run(layers.conv2d, torch.ones(1, 4, 4, 1), filters=1, kernel_size=2, padding="full")
