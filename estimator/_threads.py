@@ -49,9 +49,9 @@ def compute_threads(device: torch.device, configured: Optional[int],
     if wanted is None or wanted == previous:
         yield
         return
-    logger.info("Using %d intra-op threads for the model (was %d) while the input pipeline "
-                "runs parallel workers; set RunConfig(intra_op_parallelism_threads=...) to "
-                "choose.", wanted, previous)
+    logger.info("The model's ops use %d intra-op thread(s) instead of %d during this call, "
+                "leaving cores to the input pipeline; RunConfig(intra_op_parallelism_threads=N) "
+                "chooses.", wanted, previous)
     torch.set_num_threads(wanted)
     try:
         yield
