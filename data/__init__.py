@@ -11,7 +11,7 @@ from data._iterator import DatasetIterator, MalformedStateError
 from data._seed import set_random_seed
 from data.dataset import Dataset
 from data.ops._parallel import AUTOTUNE
-from data.sources import TextLineDataset
+from data.files import TextLineDataset
 
 __all__ = [
     "AUTOTUNE",

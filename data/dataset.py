@@ -121,7 +121,7 @@ class Dataset:
         ``shuffle=False`` they come in sorted order. No match raises ``ValueError`` naming the
         pattern.
         """
-        from data.sources import list_files
+        from data.files import list_files
         return list_files(file_pattern, shuffle, seed)
 
     # -- element-wise ----------------------------------------------------------------------

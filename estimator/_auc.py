@@ -140,10 +140,7 @@ class AUC(Metric):
     def _update(
         self, labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike]
     ) -> None:
-        labels = self._tensor(labels, "labels")
-        predictions = self._tensor(predictions, "predictions")
-        w = None if weights is None else self._tensor(weights, "weights")
-        predictions, labels, w = self._align(predictions, labels, w)
+        predictions, labels, w = self._inputs(predictions, weights, labels)
         dtype = self.positive_weights.dtype
         pred = predictions.to(torch.float32).reshape(-1).contiguous()  # bucketize wants it
         positive = labels.to(torch.bool).reshape(-1)

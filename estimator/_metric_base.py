@@ -28,6 +28,9 @@ def _div_no_nan(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
     )
 
 
+_NO_LABELS: Any = object()  # Mean and friends take values without labels
+
+
 class Metric:
     """Base class of streaming metrics: sum-reducible state tensors on one device.
 
@@ -157,6 +160,20 @@ class Metric:
             raise TypeError(f"{self.tf_name}: `{arg}` is None; pass a tensor.")
         # non_blocking only towards CUDA: a non-blocking copy to the CPU could be read too early.
         return torch.as_tensor(value).to(self._device, non_blocking=self._device.type == "cuda")
+
+    def _inputs(
+        self,
+        predictions: TensorLike,
+        weights: Optional[TensorLike],
+        labels: Any = _NO_LABELS,
+        pred_arg: str = "predictions",
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Convert ``predictions``, ``labels`` (when the metric has them) and ``weights`` to
+        tensors on the metric's device, then apply :meth:`_align`."""
+        predictions = self._tensor(predictions, pred_arg)
+        labels = None if labels is _NO_LABELS else self._tensor(labels, "labels")
+        weights = None if weights is None else self._tensor(weights, "weights")
+        return self._align(predictions, labels, weights, pred_arg)
 
     def _align(
         self,

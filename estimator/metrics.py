@@ -78,9 +78,7 @@ class Mean(Metric):
         super().update(values, weights)
 
     def _update(self, values: TensorLike, weights: Optional[TensorLike]) -> None:
-        values = self._tensor(values, "values")
-        w = None if weights is None else self._tensor(weights, "weights")
-        values, _, w = self._align(values, None, w, pred_arg="values")
+        values, _, w = self._inputs(values, weights, pred_arg="values")
         self._add(values, w)
 
     def _add(self, values: torch.Tensor, weights: Optional[torch.Tensor]) -> None:
@@ -111,10 +109,7 @@ class _PairMean(Mean):
     def _update(  # type: ignore[override]
         self, labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike]
     ) -> None:
-        labels = self._tensor(labels, "labels")
-        predictions = self._tensor(predictions, "predictions")
-        w = None if weights is None else self._tensor(weights, "weights")
-        predictions, labels, w = self._align(predictions, labels, w)
+        predictions, labels, w = self._inputs(predictions, weights, labels)
         self._add(self._values(labels, predictions), w)
 
     def _values(self, labels: torch.Tensor, predictions: torch.Tensor) -> torch.Tensor:
@@ -184,10 +179,7 @@ class _BinaryCounts(Metric):
     def _update(
         self, labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike]
     ) -> None:
-        labels = self._tensor(labels, "labels")
-        predictions = self._tensor(predictions, "predictions")
-        w = None if weights is None else self._tensor(weights, "weights")
-        predictions, labels, w = self._align(predictions, labels, w)
+        predictions, labels, w = self._inputs(predictions, weights, labels)
         dtype = self.true_positives.dtype
         pred, lab = predictions.to(torch.bool), labels.to(torch.bool)
         tp = (lab & pred).to(dtype)
