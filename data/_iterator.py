@@ -79,7 +79,12 @@ class DatasetIterator(Iterator[Any]):
         The Estimator uses it to leave CPU cores to the input pipeline when it computes on
         the CPU too.
         """
-        return self._cpu_workers + sum(u.cpu_workers() for u in self._owned)
+        return self._cpu_workers + sum(u.cpu_workers() for u in self._live_upstreams())
+
+    def _live_upstreams(self) -> List["DatasetIterator"]:
+        """The upstream iterators in use now; stages that create them on the fly (one per
+        repetition, per interleaved element, per cache pass) override this."""
+        return self._owned
 
     def __next__(self) -> Any:
         self._check_init()

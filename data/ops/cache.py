@@ -201,6 +201,9 @@ class _CacheIterator(DatasetIterator):
         upstream, self._upstream = self._upstream, None
         upstream.close()
 
+    def _live_upstreams(self) -> List[DatasetIterator]:
+        return [] if self._upstream is None else [self._upstream]
+
     # -- state -----------------------------------------------------------------------------
     def _get_state(self) -> Dict[str, Any]:
         if self._upstream is not None:

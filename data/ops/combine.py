@@ -18,11 +18,10 @@ from typing import Any, Callable, Dict, List, Optional
 from data._call import call_with_element
 from data._iterator import UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateError, require_keys
 from data.dataset import Dataset
-from data.ops._args import check_int
 from data._structure import flatten as leaves, pack
+from data.ops._args import check_int
+from data.ops._parallel import AUTOTUNE
 from data.ops.errors import element_error
-
-AUTOTUNE = -1
 
 
 def _load_all(op: str, iterators: List[DatasetIterator], states: Any) -> None:
@@ -237,6 +236,9 @@ class _InterleaveIterator(DatasetIterator):
                 it.load_state_dict(saved["state"])
                 self._slots[i] = [saved["element"], it, index]
         self._num_open = sum(s is not None for s in self._slots)
+
+    def _live_upstreams(self) -> List[DatasetIterator]:
+        return [self._upstream] + [slot[1] for slot in self._slots if slot is not None]
 
     def _close(self) -> None:
         for i, slot in enumerate(self._slots):

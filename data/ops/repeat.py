@@ -8,7 +8,7 @@ upstream's seeds and a restored pipeline replays the same randomness.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from data._iterator import UPSTREAM, DatasetIterator, require_keys
 from data._seed import derive_seed
@@ -85,6 +85,9 @@ class _RepeatIterator(DatasetIterator):
         if state[UPSTREAM] is not None:
             self._current = self._make(self._repetition)
             self._current.load_state_dict(state[UPSTREAM])
+
+    def _live_upstreams(self) -> List[DatasetIterator]:
+        return [] if self._current is None else [self._current]
 
     def _close(self) -> None:
         current, self._current = self._current, None

@@ -210,3 +210,15 @@ def test_cpu_workers_counts_parallel_map_workers_but_not_prefetch():
         assert it.cpu_workers() == 3
     with iter(ds.map(lambda x: x).prefetch(2)) as it:
         assert it.cpu_workers() == 0
+
+
+@pytest.mark.parametrize("wrap", [
+    lambda ds: ds.repeat(),
+    lambda ds: ds.cache(),
+    lambda ds: data.Dataset.range(2).interleave(lambda _: ds, cycle_length=2),
+], ids=["repeat", "cache", "interleave"])
+def test_cpu_workers_sees_stages_created_on_the_fly(wrap):
+    # repeat, cache and interleave make their upstream iterators as they go
+    with iter(wrap(data.Dataset.range(8).map(lambda x: x, num_parallel_calls=3))) as it:
+        next(it)
+        assert it.cpu_workers() >= 3
