@@ -13,19 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from typing import Any, Iterator, Optional
 
 import torch
 
 logger = logging.getLogger("estimator")
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def choose_threads(device: torch.device, configured: Optional[int], batches: Any) -> Optional[int]:
@@ -37,7 +29,8 @@ def choose_threads(device: torch.device, configured: Optional[int], batches: Any
     workers = getattr(batches, "cpu_workers", None)
     if not callable(workers) or workers() == 0:
         return None
-    return max(1, _cores() // 2)
+    from data.ops._parallel import cpu_count  # a data iterator, so the data package is there
+    return max(1, cpu_count() // 2)
 
 
 @contextlib.contextmanager

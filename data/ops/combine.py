@@ -12,7 +12,6 @@ prefetch's "snapshot + steps since".
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Dict, List, Optional
 
 from data._call import call_with_element
@@ -20,7 +19,7 @@ from data._iterator import UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateE
 from data.dataset import Dataset
 from data._structure import flatten as leaves, pack
 from data.ops._args import check_int
-from data.ops._parallel import AUTOTUNE
+from data.ops._parallel import AUTOTUNE, cpu_count
 from data.ops.errors import element_error
 
 
@@ -127,7 +126,7 @@ class InterleaveDataset(Dataset):
         self._fn = map_func
         cycle = AUTOTUNE if cycle_length is None else cycle_length
         cycle = check_int("interleave", "cycle_length", cycle, 1, also=(AUTOTUNE,))
-        self._cycle_length = (os.cpu_count() or 1) if cycle == AUTOTUNE else cycle
+        self._cycle_length = cpu_count() if cycle == AUTOTUNE else cycle
         self._block_length = check_int("interleave", "block_length", block_length, 1)
         self._parallel = num_parallel_calls is not None and check_int(
             "interleave", "num_parallel_calls", num_parallel_calls, 1, also=(AUTOTUNE,)) != 1
