@@ -14,12 +14,6 @@ import numpy as np
 import torch
 
 _STRING_TYPES = (str, bytes)
-_SCALAR_TYPES = (bool, int, float)
-
-
-def is_nest(x: Any) -> bool:
-    """Whether ``x`` is structure (a tuple or dict) rather than a component."""
-    return isinstance(x, (tuple, dict))
 
 
 def _rebuild(template: tuple, items: Sequence[Any]) -> tuple:
@@ -185,10 +179,3 @@ def unbatch(batched: Any) -> List[Any]:
     n = batch_size_of(batched)
     return [map_structure(lambda leaf, i=i: None if leaf is None else leaf[i], batched)
             for i in range(n)]
-
-
-def to_device(element: Any, device: torch.device, non_blocking: bool = True) -> Any:
-    """Move every tensor leaf to ``device``."""
-    def move(x: Any) -> Any:
-        return x.to(device, non_blocking=non_blocking) if isinstance(x, torch.Tensor) else x
-    return map_structure(move, element)

@@ -24,10 +24,6 @@ from data.dataset import Dataset
 
 
 # -- components ------------------------------------------------------------------------------
-def _is_structure(x: Any) -> bool:
-    return isinstance(x, (tuple, dict))
-
-
 def _component(x: Any) -> Any:
     """One component: numpy → tensor (zero-copy), list of numbers → tensor (float32 for
     Python floats), list of strings → list of ``str``/``bytes``."""
