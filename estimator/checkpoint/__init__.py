@@ -17,7 +17,7 @@ key                     value
 
 Values in ``input_state``/``scope``/``optimizers`` that ``weights_only`` cannot load, or
 stores poorly (``bytes``, numpy arrays and scalars, namedtuples, sets, ``torch.Generator``), are
-stored in a tagged form and restored on load (see :mod:`estimator._ckpt_encode`); anything else
+stored in a tagged form and restored on load (see :mod:`estimator.checkpoint._encode`); anything else
 is refused at save time, naming where it sits in the state.
 
 Model variable names are state_dict keys (``dense_1.kernel``); TF-style paths
@@ -50,16 +50,16 @@ from typing import Any, Dict, Iterable, Mapping, Optional
 
 import torch
 
-from estimator._ckpt_encode import encode
-from estimator._ckpt_files import (atomic_write, checkpoint_name, record_and_prune,
+from estimator.checkpoint._encode import encode
+from estimator.checkpoint._files import (atomic_write, checkpoint_name, record_and_prune,
                                    remove_stale_temp_files)
-from estimator._ckpt_format import (FORMAT_VERSION, KEYS, CheckpointError,
+from estimator.checkpoint._format import (FORMAT_VERSION, KEYS, CheckpointError,
                                     CheckpointFormatError, CheckpointMismatchError,
                                     CheckpointNotFoundError, CorruptCheckpointError, PathLike, few)
-from estimator._ckpt_load import latest_checkpoint, load
-from estimator._ckpt_lock import ModelDirLock, ModelDirLockedError
-from estimator._ckpt_rng import capture_rng_state, restore_rng_state
-from estimator._ckpt_warm_start import WarmStartSettings, warm_start_state
+from estimator.checkpoint._load import latest_checkpoint, load
+from estimator.checkpoint._lock import ModelDirLock, ModelDirLockedError
+from estimator.checkpoint._rng import capture_rng_state, restore_rng_state
+from estimator.checkpoint._warm_start import WarmStartSettings, warm_start_state
 
 __all__ = [
     "FORMAT_VERSION", "CheckpointError", "CheckpointFormatError", "CheckpointMismatchError",

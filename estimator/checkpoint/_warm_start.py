@@ -9,8 +9,8 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import torch
 
-from estimator._ckpt_format import CheckpointMismatchError, PathLike, few
-from estimator._ckpt_load import load
+from estimator.checkpoint._format import CheckpointMismatchError, PathLike, few
+from estimator.checkpoint._load import load
 
 
 @dataclasses.dataclass(frozen=True)

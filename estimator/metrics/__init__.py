@@ -29,8 +29,8 @@ from typing import Any, Dict, Optional, Sequence, Type
 
 import torch
 
-from estimator._auc import AUC
-from estimator._metric_base import DeviceLike, Metric, TensorLike, _div_no_nan
+from estimator.metrics._auc import AUC
+from estimator.metrics._base import DeviceLike, Metric, TensorLike, _div_no_nan
 from estimator.scope import current_scope
 
 __all__ = [

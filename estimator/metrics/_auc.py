@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
-from estimator._metric_base import DeviceLike, Metric, TensorLike, _div_no_nan
+from estimator.metrics._base import DeviceLike, Metric, TensorLike, _div_no_nan
 
 # The warning is part of est.metrics' behaviour, so it keeps that module's logger name.
 _log = logging.getLogger("estimator.metrics")

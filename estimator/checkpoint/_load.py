@@ -9,9 +9,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 
-from estimator._ckpt_encode import decode
-from estimator._ckpt_files import read_index, resolve, scan, step_of
-from estimator._ckpt_format import (FORMAT_VERSION, KEYS, CheckpointFormatError,
+from estimator.checkpoint._encode import decode
+from estimator.checkpoint._files import read_index, resolve, scan, step_of
+from estimator.checkpoint._format import (FORMAT_VERSION, KEYS, CheckpointFormatError,
                                     CheckpointNotFoundError, CorruptCheckpointError, PathLike)
 
 logger = logging.getLogger("estimator.checkpoint")
