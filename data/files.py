@@ -7,7 +7,7 @@ import gzip
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
-from data._iterator import DatasetIterator, require_keys
+from data._iterator import DatasetIterator, require_keys, state_int
 from data.dataset import Dataset
 from data.sources import TensorSliceDataset
 
@@ -116,9 +116,10 @@ class _TextLineIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, "file_index", "offset")
+        file_index = state_int(self.op_name, state, "file_index", 0, len(self._filenames))
+        offset = state_int(self.op_name, state, "offset")
         self._close()
-        self._file_index = int(state["file_index"])
-        self._offset = int(state["offset"])
+        self._file_index, self._offset = file_index, offset
 
     def _close(self) -> None:
         f, self._file = self._file, None

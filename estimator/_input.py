@@ -35,7 +35,8 @@ def open_input(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], 
     try:
         load(saved_state)
         return iterator
-    except Exception as e:  # a different pipeline: continue, but say so
+    except (KeyError, TypeError, ValueError) as e:  # a different pipeline (MalformedStateError
+        # is a ValueError): continue, but say so; anything else (an alarm, an I/O error) raises
         logger.warning("The saved input position does not fit the pipeline input_fn "
                        "returned (%s); the input starts afresh.", e)
         close_input(iterator)

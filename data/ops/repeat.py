@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import UPSTREAM, DatasetIterator, require_keys, state_bool, state_int
 from data._seed import derive_seed
 from data.dataset import Dataset
 from data.ops._args import check_int
@@ -78,10 +78,12 @@ class _RepeatIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, "epoch", "repetition", "produced", UPSTREAM)
+        epoch = state_int(self.op_name, state, "epoch")
+        repetition = state_int(self.op_name, state, "repetition", 0,
+                               None if self._ds._count < 0 else self._ds._count)
+        produced = state_bool(self.op_name, state, "produced")
         self._close()
-        self._epoch = int(state["epoch"])
-        self._repetition = int(state["repetition"])
-        self._produced = bool(state["produced"])
+        self._epoch, self._repetition, self._produced = epoch, repetition, produced
         if state[UPSTREAM] is not None:
             self._current = self._make(self._repetition)
             self._current.load_state_dict(state[UPSTREAM])
@@ -129,8 +131,10 @@ class _TakeIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, UPSTREAM, "taken")
+        taken = state_int(self.op_name, state, "taken", 0,
+                          None if self._count < 0 else self._count)
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._taken = int(state["taken"])
+        self._taken = taken
 
 
 class SkipDataset(Dataset):
@@ -166,5 +170,7 @@ class _SkipIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, UPSTREAM, "skipped")
+        skipped = state_int(self.op_name, state, "skipped", 0,
+                            None if self._count < 0 else self._count)
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._skipped = int(state["skipped"])
+        self._skipped = skipped
