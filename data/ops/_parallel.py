@@ -500,11 +500,10 @@ class ParallelMapIterator(DatasetIterator):
             except Exception as exc:
                 if index in errors:
                     continue  # it failed when it was first pulled too, and the consumer saw it
-                raise MalformedStateError(
-                    f"{self.op_name}: replaying the saved position, upstream element {index} "
-                    f"raised {type(exc).__name__}: {exc}, but it did not fail when the state was "
-                    "saved; the state does not belong to this pipeline or its input changed"
-                ) from exc
+                if hasattr(exc, "add_note"):  # raised as it is (an alarm stays an alarm)
+                    exc.add_note(f"{self.op_name}: raised by upstream element {index} while "
+                                 "replaying a restored iterator state")
+                raise
 
     def _close(self) -> None:
         self._finalizer()
