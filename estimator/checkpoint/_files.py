@@ -132,9 +132,10 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None],
                  before_rename: Optional[Callable[[str], None]] = None) -> None:
     """Write ``path`` through ``write(file)``: readers see the old or the new file, never half.
 
-    ``before_rename(sha256_hex)`` runs once the data is on disk, before it takes the name. Out of space (``ENOSPC``, ``EDQUOT``, ``EFBIG`` from a
-    file size limit): :class:`DiskFullError` naming ``path`` and about how many bytes it needed
-    (``size_hint()``); the temp file is removed in every failure.
+    ``before_rename(sha256_hex)`` runs once the data is on disk, before it takes the name. Out
+    of space (``ENOSPC``, ``EDQUOT``, or ``EFBIG`` from a file size limit):
+    :class:`DiskFullError` naming ``path`` and about how many bytes it needed (``size_hint()``).
+    The temp file is removed in every failure.
     """
     directory, name = os.path.split(os.path.abspath(path))
     tmp, f = _open_temp(directory, name)
