@@ -85,6 +85,7 @@ _LIMITED = textwrap.dedent("""
 
 @pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin",
                     reason="RLIMIT_FSIZE with SIGXFSZ ignored is tested on Linux")
+@pytest.mark.slow
 def test_file_size_limit_during_a_save_is_a_clear_error(tmp_path):
     prog.make_estimator(tmp_path).train(prog.input_fn, max_steps=4)
     limit = os.path.getsize(tmp_path / "model.ckpt-4.pt") // 2
@@ -109,6 +110,7 @@ _EVALUATE = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+@pytest.mark.slow
 def test_evaluate_on_a_read_only_model_dir_returns_results_with_one_warning():
     root = tempfile.mkdtemp()  # not under pytest's private tmp dir: nobody must reach it
     try:

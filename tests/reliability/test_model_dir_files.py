@@ -128,6 +128,7 @@ def _children_of(pid):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+@pytest.mark.slow
 def test_child_forked_while_training_does_not_keep_the_lock(tmp_path):
     here = os.path.dirname(os.path.abspath(__file__))
     # start_new_session: the orphaned worker is reparented, so find it by its session
@@ -157,6 +158,7 @@ _INHERITED_HOLDER = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+@pytest.mark.slow
 def test_lock_message_names_the_live_holder_not_the_dead_trainer(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", _INHERITED_HOLDER, str(tmp_path)],
                             stdout=subprocess.PIPE, text=True)
