@@ -11,6 +11,7 @@ from estimator.estimator import Estimator
 from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
                              SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues,
                              StopAtStepHook)
+from estimator.progress import ProgressAwareHandler, ProgressHook
 from estimator.run_config import RunConfig
 from estimator.spec import EstimatorSpec, ModeKeys
 from estimator.variables import get_module, get_variable, variable_scope
@@ -22,6 +23,8 @@ __all__ = [
     "ModeKeys",
     "NanLossDuringTrainingError",
     "NanTensorHook",
+    "ProgressAwareHandler",
+    "ProgressHook",
     "RunConfig",
     "SessionRunArgs",
     "SessionRunContext",

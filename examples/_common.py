@@ -9,8 +9,7 @@ import math
 import os
 import re
 import sys
-import time
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, Dict, Optional
 
 import estimator as est
 
@@ -42,26 +41,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-# The progress line being rewritten in place on the terminal, if any: log records clear it
-# before they print and redraw it after, so the two never share a line.
-_live_line = {"text": ""}
-
-
-class _ProgressAwareHandler(logging.StreamHandler):
-    def emit(self, record: logging.LogRecord) -> None:
-        live = _live_line["text"]
-        if live:
-            self.stream.write("\r\033[K")
-        super().emit(record)
-        if live:
-            self.stream.write(live)
-            self.flush()
-
-
 def setup_logging() -> None:
     """INFO logging to stderr, like ``tf.logging.set_verbosity(tf.logging.INFO)``."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s",
-                        handlers=[_ProgressAwareHandler(sys.stderr)])
+                        handlers=[est.ProgressAwareHandler(sys.stderr)])
 
 
 def report_resume(model: est.Estimator) -> int:
@@ -93,49 +76,3 @@ def write_metrics(results: Dict[str, Any], path: Optional[str]) -> None:
         with open(path, "w") as f:
             json.dump(clean, f, indent=2, sort_keys=True)
         log.info("Wrote the evaluation results to %s.", path)
-
-
-class ProgressHook(est.SessionRunHook):
-    """Shows ``<what>: step k/N (p%), r steps/s`` on stderr while a loop runs.
-
-    On a terminal the line is rewritten in place (carriage return) at most five times a
-    second; otherwise a line is printed every tenth of the way (or every 30 s when the total is
-    unknown), so logs stay short.
-    """
-
-    def __init__(self, what: str, total: Optional[int], stream: Optional[TextIO] = None) -> None:
-        self.what, self.total, self.stream = what, total, stream or sys.stderr
-        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
-
-    def begin(self) -> None:
-        self.step, self.start = 0, time.monotonic()
-        self.last_print, self.last_decile = self.start, 0
-
-    def after_run(self, run_context: Any, run_values: Any) -> None:
-        self.step += 1
-        now = time.monotonic()
-        if self.interactive:
-            if now - self.last_print >= 0.2:
-                self._show(now, end="")
-        elif self.total:
-            decile = self.step * 10 // self.total
-            if decile > self.last_decile and self.step < self.total:  # end() prints 100%
-                self.last_decile = decile
-                self._show(now, end="\n")
-        elif now - self.last_print >= 30:
-            self._show(now, end="\n")
-
-    def end(self, session: Any = None) -> None:
-        if self.step:
-            self._show(time.monotonic(), end="\n", done=True)
-
-    def _show(self, now: float, end: str, done: bool = False) -> None:
-        self.last_print = now
-        rate = self.step / max(now - self.start, 1e-9)
-        of = f"/{self.total} ({100 * self.step // self.total}%)" if self.total else ""
-        text = f"{self.what}: step {self.step}{of}, {rate:.1f} steps/s" + (" done" if done else "")
-        if self.interactive:
-            _live_line["text"] = "" if end else text
-            self.stream.write("\r\033[K")
-        self.stream.write(text + end)
-        self.stream.flush()

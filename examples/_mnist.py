@@ -51,8 +51,8 @@ def run(model_fn: Callable[..., Any], args: argparse.Namespace, flatten: bool,
     eval_input_fn = get_input_fn(test_images, test_labels, args.batch_size, num_epochs=1)
     _common.report_resume(model)
     model.train(train_input_fn, steps=args.train_steps,
-                hooks=[_common.ProgressHook("train", args.train_steps)])
+                hooks=[est.ProgressHook("train", args.train_steps)])
     eval_total = _common.batches(len(test_labels), args.batch_size)
-    results = model.evaluate(eval_input_fn, hooks=[_common.ProgressHook("evaluate", eval_total)])
+    results = model.evaluate(eval_input_fn, hooks=[est.ProgressHook("evaluate", eval_total)])
     _common.write_metrics(results, args.metrics_json)
     return results

@@ -132,9 +132,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     train_total = args.train_steps or _common.batches(num_train, args.batch_size, args.num_epochs)
     eval_total = _common.batches(num_eval, args.batch_size)
     _common.report_resume(model)
-    model.train(train_input_fn, hooks=[_common.ProgressHook("train", train_total)],
+    model.train(train_input_fn, hooks=[est.ProgressHook("train", train_total)],
                 steps=args.train_steps)
-    results = model.evaluate(eval_input_fn, hooks=[_common.ProgressHook("evaluate", eval_total)])
+    results = model.evaluate(eval_input_fn, hooks=[est.ProgressHook("evaluate", eval_total)])
     _common.write_metrics(results, args.metrics_json)
     return results
 
