@@ -17,9 +17,10 @@ log = logging.getLogger("examples")
 
 
 def add_common_flags(parser: argparse.ArgumentParser, train_steps: Optional[int],
-                     batch_size: int, learning_rate: Optional[float]) -> None:
+                     batch_size: int, learning_rate: Optional[float],
+                     summary_steps: int = 100, checkpoint_steps: int = 1000) -> None:
     """The flags every example takes: ``--model-dir``, ``--train-steps``, ``--batch-size``,
-    ``--learning-rate`` and ``--metrics-json``."""
+    ``--learning-rate``, ``--metrics-json`` and the :func:`run_config` flags."""
     parser.add_argument("--model-dir", default="./model_dir",
                         help="checkpoints and TensorBoard files (default: %(default)s); a run "
                              "continues from the latest checkpoint found there")
@@ -32,6 +33,40 @@ def add_common_flags(parser: argparse.ArgumentParser, train_steps: Optional[int]
                         help="optimizer learning rate (default: %(default)s)")
     parser.add_argument("--metrics-json", metavar="PATH",
                         help="write the final evaluate() results to PATH as JSON")
+    group = parser.add_argument_group("checkpoints, summaries and logging (RunConfig)")
+    group.add_argument("--save-summary-steps", type=_non_negative_int, default=summary_steps,
+                       help="write TensorBoard summaries every N steps, 0 for none "
+                            "(default: %(default)s)")
+    saving = group.add_mutually_exclusive_group()
+    saving.add_argument("--save-checkpoints-steps", type=_positive_int, default=None,
+                        help=f"save a checkpoint every N steps (default: {checkpoint_steps}, "
+                             "unless --save-checkpoints-secs is given)")
+    saving.add_argument("--save-checkpoints-secs", type=float, default=None,
+                        help="save a checkpoint every N seconds instead")
+    group.add_argument("--log-step-count-steps", type=_positive_int, default=summary_steps,
+                       help="log the loss and steps/s every N steps (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=None,
+                       help="seed every random generator (RunConfig.tf_random_seed) for a "
+                            "reproducible run (default: unseeded)")
+    parser.set_defaults(_checkpoint_steps=checkpoint_steps)
+
+
+def run_config(args: argparse.Namespace) -> est.RunConfig:
+    """The ``RunConfig`` of the flags :func:`add_common_flags` added."""
+    steps, secs = args.save_checkpoints_steps, args.save_checkpoints_secs
+    if steps is None and secs is None:
+        steps = args._checkpoint_steps
+    return est.RunConfig(tf_random_seed=args.seed,
+                         save_summary_steps=args.save_summary_steps or None,
+                         save_checkpoints_steps=steps, save_checkpoints_secs=secs,
+                         log_step_count_steps=args.log_step_count_steps)
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:

@@ -45,7 +45,7 @@ def run(model_fn: Callable[..., Any], args: argparse.Namespace, flatten: bool,
     # Read the files first: a missing or malformed file fails here, before any training.
     train_images, train_labels = mnist.load(args.data_dir, "train", flatten=flatten)
     test_images, test_labels = mnist.load(args.data_dir, "test", flatten=flatten)
-    model = est.Estimator(model_fn, args.model_dir,
+    model = est.Estimator(model_fn, args.model_dir, config=_common.run_config(args),
                           params={**(params or {}), "learning_rate": args.learning_rate})
     train_input_fn = get_input_fn(train_images, train_labels, args.batch_size, shuffle=True)
     eval_input_fn = get_input_fn(test_images, test_labels, args.batch_size, num_epochs=1)
