@@ -6,6 +6,9 @@
 [0, 1, 2, 3, 4, 5]
 """
 
+__distribution__ = "torch-estimator"
+__version__ = "0.1.0"
+
 from data import experimental, image, io, mnist
 from data._iterator import DatasetIterator, MalformedStateError
 from data._seed import set_random_seed

@@ -5,6 +5,9 @@
 'infer'
 """
 
+__distribution__ = "torch-estimator"
+__version__ = "0.1.0"
+
 from estimator import checkpoint, layers, metrics, summary, train
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 import torch
 
 from estimator import checkpoint
+from estimator._packages import require
 from estimator._fn_args import bind_model_fn, fn_args
 from estimator._input import close_input, open_input
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
@@ -249,11 +250,7 @@ class Estimator:
         seed = self._config.tf_random_seed
         if seed is not None:
             torch.manual_seed(seed)
-            try:
-                import data
-            except ImportError:  # the input side is optional
-                return
-            data.set_random_seed(seed)
+            require("data").set_random_seed(seed)
 
     def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str) -> ModelScope:
         seed = self._config.tf_random_seed

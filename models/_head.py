@@ -13,6 +13,11 @@ import torch
 import torch.nn.functional as F
 
 import estimator as est
+from estimator._packages import require
+
+# Every model module imports this one: a top-level `models` that is not ours (another
+# distribution's, installed over it) fails here, loudly, naming both places.
+require("models")
 
 #: ``params["optimizer"]`` values and the ``est.train`` optimizer each names.
 OPTIMIZERS = {
