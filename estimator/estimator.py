@@ -71,7 +71,8 @@ class Estimator:
         model_dir = model_dir or config.model_dir
         if model_dir is None:
             model_dir = tempfile.mkdtemp(prefix="estimator_")
-            logger.warning("Using temporary folder as model directory: %s", model_dir)
+            logger.warning("Using temporary folder as model directory: %s (pass model_dir= to keep "
+                           "the checkpoints and resume later)", model_dir)
         self._model_dir = os.fspath(model_dir)
         self._config = config.replace(model_dir=self._model_dir)
         self._model_fn = model_fn
