@@ -44,7 +44,7 @@ FILES: Dict[str, Tuple[str, str]] = {
 _SPLIT_ALIASES = {"train": "train", "test": "test", "t10k": "test"}
 
 # IDX type codes (third byte of the magic number) and the big-endian numpy dtype of each.
-_IDX_DTYPES = {
+_IDX_DTYPES: Dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -60,7 +60,9 @@ class IDXFormatError(ValueError):
 
 
 def _open(path: str, mode: str) -> IO[bytes]:
-    return gzip.open(path, mode) if path.endswith(".gz") else open(path, mode)
+    if path.endswith(".gz"):
+        return gzip.open(path, mode)  # type: ignore[return-value]  # binary modes only
+    return open(path, mode)
 
 
 def read_idx(path: PathLike) -> np.ndarray:
