@@ -13,6 +13,7 @@ from estimator import checkpoint
 from estimator._packages import require
 from estimator._fn_args import bind_model_fn, fn_args
 from estimator._input import close_input, open_input
+from estimator._interrupt import InterruptGuard
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
 from estimator._threads import compute_threads
 from estimator.hooks import HookList, SessionRunHook
@@ -99,19 +100,21 @@ class Estimator:
 
         Resumes from the latest checkpoint: model, optimizers, global step, RNG and the input's
         position (an input saved exhausted starts afresh, so ``for epoch: train(...)`` works).
+        Ctrl-C (SIGINT) or SIGTERM stops after the step in progress, saves a checkpoint, then
+        raises ``KeyboardInterrupt`` (SIGTERM: ends the process), so running again resumes.
         """
         if steps is not None and max_steps is not None:
             raise ValueError("train(): give steps or max_steps, not both")
         _positive("steps", steps)
         _positive("max_steps", max_steps)
-        with checkpoint.ModelDirLock(self._model_dir):
+        with checkpoint.ModelDirLock(self._model_dir), InterruptGuard() as interrupt:
             payload = self._load_latest()
             start = payload["global_step"] if payload else 0
             if max_steps is not None and start >= max_steps:
                 logger.info("Skipping training: global step %d already reached max_steps=%d.",
                             start, max_steps)
                 return self
-            hook_list = HookList(hooks or ())
+            hook_list = HookList([*(hooks or ()), interrupt])
             self._seed()
             scope = self._new_scope(payload, ModeKeys.TRAIN)
             batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
@@ -130,6 +133,7 @@ class Estimator:
             finally:
                 close_input(batches)
                 writer.close()
+        interrupt.reraise()  # SIGINT/SIGTERM: the final checkpoint is saved, now stop as asked
         return self
 
     def _save(self, scope: ModelScope, batches: Any) -> None:
