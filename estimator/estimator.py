@@ -10,11 +10,12 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 import torch
 
 from estimator import checkpoint
-from estimator._packages import require
 from estimator._fn_args import bind_model_fn, fn_args
+from estimator._hparams import write_hparams
 from estimator._input import close_input, open_input
 from estimator._interrupt import InterruptGuard
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
+from estimator._packages import require
 from estimator._threads import compute_threads
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
@@ -119,7 +120,8 @@ class Estimator:
             scope = self._new_scope(payload, ModeKeys.TRAIN)
             batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
                                  payload.get("input_state") if payload else None)
-            writer = LazyWriter(self._model_dir)
+            writer = LazyWriter(self._model_dir, on_create=lambda w: write_hparams(
+                w, self._params, self._config))
             try:
                 hook_list.begin()
                 if payload and payload.get("rng") is not None:
