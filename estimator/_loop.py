@@ -22,8 +22,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 import torch
 
 from estimator import summary as summary_lib
-from estimator.hooks import (HookList, NanLossDuringTrainingError, SessionRunContext,
-                             SessionRunValues)
+from estimator.hooks import (FirstNonFinite, HookList, NanLossDuringTrainingError,
+                             SessionRunContext, SessionRunValues)
 from estimator.scope import ModelScope
 from estimator.spec import EstimatorSpec, ModeKeys, is_metric_object
 
@@ -31,10 +31,13 @@ logger = logging.getLogger("estimator")
 
 
 class LoopSession:
-    """What hooks see of the run: ``global_step`` (live) and ``mode``."""
+    """What hooks see of the run: ``global_step`` (live), ``mode`` and the logging cadence
+    ``log_step_count_steps`` (``None`` outside training)."""
 
-    def __init__(self, scope: ModelScope, mode: str) -> None:
+    def __init__(self, scope: ModelScope, mode: str,
+                 log_step_count_steps: Optional[int] = None) -> None:
         self._scope, self.mode = scope, mode
+        self.log_step_count_steps = log_step_count_steps
 
     @property
     def global_step(self) -> int:
@@ -130,7 +133,7 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
     A generator: it yields what ``ops.step`` returns (predictions); train and evaluate just
     exhaust it. ``hooks.begin()`` must have been called.
     """
-    session = LoopSession(scope, mode)
+    session = LoopSession(scope, mode, ops.log_step_count_steps)
     spec_hooks = HookList()
     hooks.after_create_session(session, None)
     move = make_mover(scope.device)
@@ -186,6 +189,8 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
 class ModeOps:
     """The mode-specific parts of a step; the defaults do nothing."""
 
+    log_step_count_steps: Optional[int] = None
+
     def stop_before_step(self) -> Optional[str]:
         return None
 
@@ -216,6 +221,10 @@ class TrainOps(ModeOps):
         self._log_step = scope.global_step
         self._summary = False
         self._loss: Optional[torch.Tensor] = None
+        # TF checks the loss every step; here each step records a non-finite loss on the
+        # device (no host sync) and the host reads it on log steps and before every save.
+        self._nan = FirstNonFinite()
+        self.log_step_count_steps = config.log_step_count_steps
 
     def stop_before_step(self) -> Optional[str]:
         if self.last_step is not None and self.scope.global_step >= self.last_step:
@@ -238,6 +247,7 @@ class TrainOps(ModeOps):
                 self._warned_step = True
             self.scope.global_step += 1
         self._loss = spec.loss
+        self._nan.record(spec.loss, self.scope.global_step)
         return ()
 
     def after_step(self, spec: EstimatorSpec) -> None:
@@ -256,12 +266,37 @@ class TrainOps(ModeOps):
                 (config.save_checkpoints_secs and now - self._save_time >= config.save_checkpoints_secs)):
             self.save()
 
-    def _log(self, step: int) -> None:
-        loss = float(self._loss.detach())
-        if not math.isfinite(loss):
+    def _check_loss(self, step: int, when: str) -> None:
+        bad = self._nan.first_bad_step()
+        if bad is not None:
             raise NanLossDuringTrainingError(
-                f"NaN loss during training: the loss is {loss} at global step {step} (checked "
-                "every log_step_count_steps; add est.NanTensorHook() to find the first such step)")
+                f"NaN loss during training: the loss became non-finite (NaN or inf) at global "
+                f"step {bad} (found at step {step}, {when}). No checkpoint was written after "
+                "it: the latest checkpoint in model_dir is still the last good one. Lower the "
+                "learning rate, check the input for NaNs, or clip gradients.")
+
+    def _check_parameters(self, step: int) -> None:
+        """Refuse to checkpoint non-finite parameters (one host sync per device)."""
+        state = self.scope.root.state_dict()
+        named = [(k, v) for k, v in state.items()
+                 if isinstance(v, torch.Tensor) and (v.is_floating_point() or v.is_complex())]
+        by_device: Dict[torch.device, List[Tuple[str, torch.Tensor]]] = {}
+        for name, value in named:
+            by_device.setdefault(value.device, []).append((name, value))
+        bad: List[str] = []
+        for items in by_device.values():
+            flags = torch.stack([torch.isfinite(v).all() for _, v in items]).tolist()
+            bad += [name for (name, _), ok in zip(items, flags) if not ok]
+        if bad:
+            raise NanLossDuringTrainingError(
+                f"refusing to save a checkpoint at global step {step}: parameter(s) "
+                f"{', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''} hold NaN or inf values. "
+                "The latest checkpoint in model_dir is still the last good one. Lower the "
+                "learning rate, check the input for NaNs, or clip gradients.")
+
+    def _log(self, step: int) -> None:
+        self._check_loss(step, "a logging step")
+        loss = float(self._loss.detach())
         now = time.time()
         elapsed = now - self._log_time
         if step > self._log_step and elapsed > 0 and not self._first:
@@ -274,6 +309,9 @@ class TrainOps(ModeOps):
         self._log_time, self._log_step = now, step
 
     def save(self) -> None:
+        step = self.scope.global_step
+        self._check_loss(step, "before saving a checkpoint")
+        self._check_parameters(step)
         self._save()
         self._saved_step, self._save_time = self.scope.global_step, time.time()
 

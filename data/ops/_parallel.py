@@ -156,7 +156,11 @@ class _Shared:
         self.pull_lock = threading.Lock()  # serialises use of `upstream`; taken before `cond`
         self.stop = threading.Event()
         self.threads: List[threading.Thread] = []
-        self.started_generation = -1
+        # Workers run for one (generation, run): a restore starts a new generation (in-flight
+        # work dropped), an error delivered to the consumer a new run (workers finish the
+        # element in hand, keep its result, and exit; the next `next()` starts new ones).
+        self.run = 0
+        self.started: Tuple[int, int] = (-1, -1)
         self.reset(0, 0, set(), [])
 
     def reset(self, position: int, snapshot_position: int, consumed_after: Set[int],
@@ -174,29 +178,29 @@ class _Shared:
         self.snapshots: Deque[Tuple[int, Any]] = deque(snapshots)
         self.last_snapshot: Optional[int] = snapshot_position if snapshots else None
 
-    def live(self, generation: int) -> bool:
-        return not self.stop.is_set() and self.generation == generation
+    def live(self, generation: int, run: int) -> bool:
+        return not self.stop.is_set() and self.generation == generation and self.run == run
 
 
-def _worker(shared: _Shared, generation: int) -> None:
+def _worker(shared: _Shared, generation: int, run: int) -> None:
     _use_one_intra_op_thread()  # N workers already use the N cores
     cond, upstream, fn = shared.cond, shared.upstream, shared.fn
     while True:
         # Reserve room for one result first: waiting for room must not hold `pull_lock`, which
         # the consumer needs to save the state.
         with cond:
-            while (shared.live(generation) and shared.end is None
+            while (shared.live(generation, run) and shared.end is None
                    and shared.reserved >= shared.capacity):
                 shared.workers_waiting += 1
                 try:
                     cond.wait(_POLL_S)
                 finally:
                     shared.workers_waiting -= 1
-            if not shared.live(generation) or shared.end is not None:
+            if not shared.live(generation, run) or shared.end is not None:
                 return
             shared.reserved += 1
         with shared.pull_lock:
-            if not shared.live(generation) or shared.end is not None:
+            if not shared.live(generation, run) or shared.end is not None:
                 with cond:
                     if shared.generation == generation:
                         shared.reserved -= 1
@@ -328,12 +332,13 @@ class ParallelMapIterator(DatasetIterator):
     def _ensure_started(self) -> None:
         shared = self._shared
         generation = shared.generation
-        if shared.started_generation == generation:
+        if shared.started == (generation, shared.run):
             return
-        shared.started_generation = generation
+        shared.started = (generation, shared.run)
+        shared.threads[:] = [t for t in shared.threads if t.is_alive()]
         tune_allocator()  # before the workers exist, so they share the tuned heap
         for i in range(shared.num_workers):
-            thread = threading.Thread(target=_worker, args=(shared, generation),
+            thread = threading.Thread(target=_worker, args=(shared, generation, shared.run),
                                       name=f"data-{self.op_name}-{i}", daemon=True)
             shared.threads.append(thread)
             thread.start()
@@ -389,13 +394,22 @@ class ParallelMapIterator(DatasetIterator):
                     shared.lowwater += 1
             else:
                 shared.consumed_after.add(index)
-            if shared.workers_waiting:
+            if not ok:
+                # The consumer may keep this exception (and through its traceback this
+                # iterator) for long: stop the workers now rather than when it is collected.
+                # They keep the results in hand; a later next() starts new ones.
+                shared.run += 1
+                _wake_all(shared)
+            elif shared.workers_waiting:
                 cond.notify()  # one slot freed: one worker can go on
         if ok:
             return value
-        if from_fn and isinstance(value, Exception):
-            raise element_error(self.op_name, index, value) from value
-        raise value
+        try:
+            if from_fn and isinstance(value, Exception):
+                raise element_error(self.op_name, index, value) from value
+            raise value
+        finally:
+            del value  # this frame is in the traceback: no cycle through the exception
 
     # -- checkpointing ---------------------------------------------------------------------
     def _get_state(self) -> Dict[str, Any]:
