@@ -27,7 +27,7 @@ TRAINER = textwrap.dedent("""
             time.sleep(0.05)
 
     def input_fn():
-        x = torch.arange(64.0).reshape(32, 2)
+        x = torch.arange(64.0).reshape(32, 2) / 64
         return data.Dataset.from_tensor_slices((x, x.sum(1, keepdim=True))).repeat().batch(4)
 
     config = est.RunConfig(tf_random_seed=1, save_checkpoints_secs=3600)
