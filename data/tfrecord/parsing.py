@@ -219,7 +219,7 @@ def _decode(serialized: Any, name: str) -> Any:
                          f"serialized tf.train.Example: {exc}") from exc
 
 
-def _values(feature_map: Any, spec: _Spec, name: str) -> Optional[List[Any]]:
+def _values(feature_map: Any, spec: _Spec, name: str, index: int) -> Optional[List[Any]]:
     """The feature's values as a Python list, or ``None`` when it is absent."""
     if spec.key not in feature_map:
         return None
@@ -229,15 +229,15 @@ def _values(feature_map: Any, spec: _Spec, name: str) -> Optional[List[Any]]:
         return []
     found = _KINDS[kind]
     if found != spec.value_kind:
-        raise ValueError(f"Name: {name}, Key: {spec.key}. Data types don't match. Data type: "
-                         f"{found} but expected type: {spec.value_kind}")
+        raise ValueError(f"Name: {name}, Key: {spec.key}, Index: {index}.  Data types don't "
+                         f"match. Data type: {found} but expected type: {spec.value_kind}")
     values = list(getattr(feature, kind).value)
     if spec.as_str:
         values = [v.decode("utf-8") for v in values]
     return values
 
 
-def _fixed(values: Optional[List[Any]], spec: _Spec, name: str) -> List[Any]:
+def _fixed(values: Optional[List[Any]], spec: _Spec, name: str, index: int) -> List[Any]:
     size = math.prod(spec.shape)
     if values is None:
         if spec.default is None:
@@ -245,9 +245,9 @@ def _fixed(values: Optional[List[Any]], spec: _Spec, name: str) -> List[Any]:
                              "is required but could not be found.")
         return spec.default
     if len(values) != size:
-        raise ValueError(f"Name: {name}, Key: {spec.key}. Number of {spec.value_kind} values "
-                         f"!= expected. Values size: {len(values)} but output shape: "
-                         f"{list(spec.shape)}")
+        raise ValueError(f"Name: {name}, Key: {spec.key}, Index: {index}.  Number of "
+                         f"{spec.value_kind} values != expected.  Values size: {len(values)} "
+                         f"but output shape: {list(spec.shape)}")
     return values
 
 
@@ -319,9 +319,10 @@ def parse_example(serialized: Any, features: Mapping[str, Any], example_names: A
     maps = [_decode(r, n) for r, n in zip(records, names)]
     out: Dict[str, Any] = {}
     for spec in specs:
-        rows = [_values(m, spec, n) for m, n in zip(maps, names)]
+        rows = [_values(m, spec, n, i) for i, (m, n) in enumerate(zip(maps, names))]
         if spec.kind == "fixed":
-            flat = [v for row, n in zip(rows, names) for v in _fixed(row, spec, n)]
+            flat = [v for i, (row, n) in enumerate(zip(rows, names))
+                    for v in _fixed(row, spec, n, i)]
             out[spec.key] = _tensor(flat, spec.value_kind, (len(records),) + spec.shape)
         elif spec.kind == "var":
             out[spec.key] = _sparse([row or [] for row in rows], spec, batched=True)
@@ -358,9 +359,9 @@ def parse_single_example(serialized: Any, features: Mapping[str, Any],
     feature_map = _decode(serialized, label)
     out: Dict[str, Any] = {}
     for spec in _specs(features):
-        values = _values(feature_map, spec, label)
+        values = _values(feature_map, spec, label, 0)
         if spec.kind == "fixed":
-            out[spec.key] = _tensor(_fixed(values, spec, label), spec.value_kind, spec.shape)
+            out[spec.key] = _tensor(_fixed(values, spec, label, 0), spec.value_kind, spec.shape)
         elif spec.kind == "var":
             out[spec.key] = _sparse([values or []], spec, batched=False)
         else:
