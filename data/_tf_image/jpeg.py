@@ -5,6 +5,11 @@ TF decodes with libjpeg's fast integer DCT unless ``dct_method="INTEGER_ACCURATE
 (``dct_method=""`` or ``"INTEGER_FAST"``) decodes with the fast DCT and gives TF's pixels
 exactly; ``"INTEGER_ACCURATE"``, ``ratio`` > 1, 4 channels, or no ``simplejpeg`` decode through
 ``data.image.decode_jpeg`` (the accurate DCT: TF's ``INTEGER_ACCURATE`` pixels).
+
+The crop is cut from the decoded image. TF decodes only the window (libjpeg's cropped
+decode), which upsamples the chroma at the window's right edge as at an image edge: when the
+window ends inside a chroma sample pair, TF's last column differs from ours by a few levels;
+every other pixel is the same.
 """
 
 from __future__ import annotations
