@@ -117,17 +117,19 @@ class _Spec:
     default: Any
 
 
+_VALUE_KINDS = {torch.int64: ("int64", False), "int64": ("int64", False),
+                np.int64: ("int64", False), torch.float32: ("float", False),
+                "float32": ("float", False), np.float32: ("float", False),
+                bytes: ("string", False), "string": ("string", False),
+                np.bytes_: ("string", False), object: ("string", False), str: ("string", True)}
+
+
 def _value_kind(key: str, dtype: Any) -> Tuple[str, bool]:
-    if dtype in (torch.int64, "int64", np.int64):
-        return "int64", False
-    if dtype in (torch.float32, "float32", np.float32):
-        return "float", False
-    if dtype in (bytes, "string", np.bytes_, object):
-        return "string", False
-    if dtype is str:
-        return "string", True
-    raise ValueError(f"feature {key!r}: dtype must be torch.int64, torch.float32 or bytes "
-                     f"(tf.string), got {dtype!r}")
+    try:
+        return _VALUE_KINDS[dtype]
+    except (KeyError, TypeError):
+        raise ValueError(f"feature {key!r}: dtype must be torch.int64, torch.float32 or bytes "
+                         f"(tf.string), got {dtype!r}") from None
 
 
 def _shape(key: str, shape: Shape) -> Tuple[int, ...]:
@@ -269,14 +271,17 @@ def _tensor(flat: List[Any], kind: str, shape: Sequence[int]) -> Any:
 
 
 def _sparse(rows: List[List[Any]], spec: _Spec, batched: bool) -> SparseTensor:
-    indices = [[r, i] if batched else [i] for r, row in enumerate(rows) for i in range(len(row))]
     flat = [v for row in rows for v in row]
-    width = max((len(row) for row in rows), default=0)
-    dense_shape = [len(rows), width] if batched else [width]
     values = flat if spec.value_kind == "string" else torch.tensor(flat,
                                                                    dtype=_DTYPES[spec.value_kind])
-    index = torch.tensor(indices, dtype=torch.int64).reshape(len(flat), 2 if batched else 1)
-    return SparseTensor(index, values, torch.tensor(dense_shape, dtype=torch.int64))
+    width = max((len(row) for row in rows), default=0)
+    if not batched:
+        return SparseTensor(torch.arange(len(flat), dtype=torch.int64).unsqueeze(1), values,
+                            torch.tensor([width], dtype=torch.int64))
+    # A flat list for torch.tensor: nested lists and repeat_interleave are many times slower.
+    pairs = [v for r, row in enumerate(rows) for i in range(len(row)) for v in (r, i)]
+    return SparseTensor(torch.tensor(pairs, dtype=torch.int64).view(-1, 2), values,
+                        torch.tensor([len(rows), width], dtype=torch.int64))
 
 
 def _names(example_names: Any, count: int) -> List[str]:
