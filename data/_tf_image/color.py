@@ -63,7 +63,7 @@ def adjust_contrast(images: torch.Tensor, contrast_factor: float) -> torch.Tenso
     """``mean + contrast_factor * (x - mean)``, the mean taken per image and channel.
 
     >>> adjust_contrast(torch.tensor([[[0.2], [0.6]]]), 2.0).flatten().tolist()
-    [0.0, 0.800000011920929]
+    [0.0, 0.8000000715255737]
     """
     images = image_3d_or_more("adjust_contrast", images)
     factor = _scalar(contrast_factor)
