@@ -14,13 +14,16 @@ from data._iterator import DatasetIterator, MalformedStateError
 from data._seed import set_random_seed
 from data.dataset import Dataset
 from data.ops._parallel import AUTOTUNE
-from data.files import TextLineDataset
+from data.files import FixedLengthRecordDataset, TextLineDataset
+from data.tfrecord import TFRecordDataset
 
 __all__ = [
     "AUTOTUNE",
     "Dataset",
     "DatasetIterator",
+    "FixedLengthRecordDataset",
     "MalformedStateError",
+    "TFRecordDataset",
     "TextLineDataset",
     "experimental",
     "image",

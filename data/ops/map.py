@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from data._call import call_with_element
+from data._element_seed import SeededFunction, element_seeds
 from data._iterator import CountingIterator, DatasetIterator
 from data._structure import normalize
 from data.dataset import Dataset
@@ -38,12 +39,12 @@ class MapDataset(Dataset):
         if deterministic is not None and not isinstance(deterministic, bool):
             raise TypeError(f"map: deterministic must be None or a bool, got {deterministic!r}")
         self._input = input_dataset
-        self._fn = fn
+        self._fn = SeededFunction(fn)  # random ops in fn draw per element (data._element_seed)
         self._num_parallel_calls = num_parallel_calls
         self._deterministic = deterministic is not False
 
     def _iterator(self, epoch: int) -> DatasetIterator:
-        upstream = self._input._iterator(epoch)
+        upstream = element_seeds(self._fn, self._input._iterator(epoch), epoch)
         if self._num_parallel_calls is None:
             return _MapIterator(upstream, self._fn)
         return ParallelMapIterator(upstream, _apply(self._fn),
