@@ -12,12 +12,14 @@ from data._seed import set_random_seed
 from data.dataset import Dataset
 from data.ops._parallel import AUTOTUNE
 from data.files import TextLineDataset
+from data.options import Options
 
 __all__ = [
     "AUTOTUNE",
     "Dataset",
     "DatasetIterator",
     "MalformedStateError",
+    "Options",
     "TextLineDataset",
     "experimental",
     "image",

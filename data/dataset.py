@@ -7,9 +7,12 @@ Every transformation returns a new ``Dataset`` and hands off, in one line, to it
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
 
 from data._iterator import DatasetIterator
+
+if TYPE_CHECKING:
+    from data.options import Options
 
 
 class Dataset:
@@ -30,8 +33,19 @@ class Dataset:
     def _iterator(self, epoch: int) -> DatasetIterator:
         raise NotImplementedError
 
+    def _input_datasets(self) -> List["Dataset"]:
+        """The datasets this one transforms (their options carry over to it).
+
+        A transformation keeps its input in ``self._input``; ops with several inputs override.
+        """
+        upstream = getattr(self, "_input", None)
+        return [upstream] if isinstance(upstream, Dataset) else []
+
     def __iter__(self) -> DatasetIterator:
-        return self._iterator(next(self._iteration_counter))
+        # The outermost dataset's options apply to the whole pipeline being built.
+        from data import options as options_lib
+        with options_lib.applied(self.options()):
+            return self._iterator(next(self._iteration_counter))
 
     # -- sources ---------------------------------------------------------------------------
     @staticmethod
@@ -342,6 +356,34 @@ class Dataset:
                 f"apply: transformation_func must return a Dataset, got {type(result).__name__}"
             )
         return result
+
+    # -- options ---------------------------------------------------------------------------
+    def options(self) -> "Options":
+        """The options of this dataset: its inputs' merged with those set by ``with_options``.
+
+        The returned object is a copy and cannot be changed (``ValueError``).
+
+        >>> import data
+        >>> data.Dataset.range(3).options().deterministic is None
+        True
+        """
+        from data.options import Options, merge
+        inputs = [d.options() for d in self._input_datasets()]
+        result = merge(*inputs) if inputs else Options()
+        result._set_mutable(False)
+        return result  # type: ignore[return-value]
+
+    def with_options(self, options: "Options") -> "Dataset":
+        """This dataset with ``options`` merged into its options (set values win).
+
+        >>> import data
+        >>> options = data.Options()
+        >>> options.deterministic = False
+        >>> data.Dataset.range(3).with_options(options).map(int).options().deterministic
+        False
+        """
+        from data.options import OptionsDataset
+        return OptionsDataset(self, options)
 
     def ignore_errors(self) -> "Dataset":
         """Drop the elements whose production raised an error, counting them."""

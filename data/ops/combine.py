@@ -47,6 +47,9 @@ class ZipDataset(Dataset):
         self._structure = datasets
         self._datasets = components
 
+    def _input_datasets(self) -> List[Dataset]:
+        return list(self._datasets)
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ZipIterator(self._structure, [d._iterator(epoch) for d in self._datasets])
 
@@ -80,6 +83,9 @@ class ConcatenateDataset(Dataset):
         if not isinstance(dataset, Dataset):
             raise TypeError(f"concatenate: dataset must be a Dataset, got {type(dataset).__name__}")
         self._inputs = (input_dataset, dataset)
+
+    def _input_datasets(self) -> List[Dataset]:
+        return list(self._inputs)
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ConcatenateIterator([d._iterator(epoch) for d in self._inputs])
