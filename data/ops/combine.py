@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
+from data import options as options_lib
 from data._call import call_with_element
 from data._iterator import UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateError, require_keys
 from data.dataset import Dataset
@@ -21,6 +22,7 @@ from data._structure import flatten as leaves, pack
 from data.ops._args import check_int
 from data.ops._parallel import AUTOTUNE, cpu_count
 from data.ops.errors import element_error
+from data.options import Options
 
 
 def _load_all(op: str, iterators: List[DatasetIterator], states: Any) -> None:
@@ -140,7 +142,8 @@ class InterleaveDataset(Dataset):
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _InterleaveIterator(self, self._input._iterator(epoch), epoch)
 
-    def _open(self, element: Any, epoch: int, index: int) -> DatasetIterator:
+    def _open(self, element: Any, epoch: int, index: int,
+              options: Optional[Options] = None) -> DatasetIterator:
         try:
             dataset = call_with_element(self._fn, element)
         except Exception as exc:
@@ -151,7 +154,8 @@ class InterleaveDataset(Dataset):
         if self._parallel:
             from data.ops.prefetch import PrefetchDataset
             dataset = PrefetchDataset(dataset, max(2, self._block_length))
-        return dataset._iterator(epoch)
+        with options_lib.applied(options):
+            return dataset._iterator(epoch)
 
 
 class _InterleaveIterator(DatasetIterator):
@@ -172,6 +176,7 @@ class _InterleaveIterator(DatasetIterator):
         self._end_of_input = False
         self._num_open = 0
         self._position = 0  # input elements opened so far, for error messages
+        self._options = options_lib.current()  # datasets opened later are built under them
 
     def _advance_cycle(self) -> None:
         self._block_index = 0
@@ -203,8 +208,8 @@ class _InterleaveIterator(DatasetIterator):
                 continue
             index = self._position
             self._position = index + 1
-            self._slots[self._cycle_index] = [source, self._ds._open(source, self._epoch, index),
-                                              index]
+            opened = self._ds._open(source, self._epoch, index, self._options)
+            self._slots[self._cycle_index] = [source, opened, index]
             self._num_open += 1
         raise StopIteration
 
@@ -237,7 +242,7 @@ class _InterleaveIterator(DatasetIterator):
         for i, saved in enumerate(state["slots"]):
             if saved is not None:
                 index = int(saved["index"])
-                it = self._ds._open(saved["element"], self._epoch, index)
+                it = self._ds._open(saved["element"], self._epoch, index, self._options)
                 it.load_state_dict(saved["state"])
                 self._slots[i] = [saved["element"], it, index]
         self._num_open = sum(s is not None for s in self._slots)

@@ -7,6 +7,7 @@ choice of threads over processes is explained and measured.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Optional
 
 from data._call import call_with_element
@@ -14,7 +15,9 @@ from data._iterator import CountingIterator, DatasetIterator
 from data._structure import normalize
 from data.dataset import Dataset
 from data.ops._args import check_int
-from data.ops._parallel import AUTOTUNE, ParallelMapIterator, resolve_parallelism
+from data.ops._parallel import (AUTOTUNE, ParallelMapIterator, resolve_parallelism,
+                                set_intra_op_threads)
+from data.options import current, resolved
 from data.ops.errors import element_error
 
 
@@ -40,19 +43,33 @@ class MapDataset(Dataset):
         self._input = input_dataset
         self._fn = fn
         self._num_parallel_calls = num_parallel_calls
-        self._deterministic = deterministic is not False
+        self._deterministic = deterministic
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         upstream = self._input._iterator(epoch)
         if self._num_parallel_calls is None:
             return _MapIterator(upstream, self._fn)
-        return ParallelMapIterator(upstream, _apply(self._fn),
-                                   resolve_parallelism(self._num_parallel_calls),
-                                   self._deterministic, op_name="map")
+        # The pipeline's options (data.Options) decide what the arguments leave open.
+        deterministic, pool, intra_op, autotune, cpu_budget, ram_budget = resolved(current())
+        if self._num_parallel_calls == AUTOTUNE:
+            workers = cpu_budget or resolve_parallelism(AUTOTUNE)
+        else:
+            workers = self._num_parallel_calls
+        workers = min(workers, pool) if pool else workers
+        if self._deterministic is not None:
+            deterministic = self._deterministic
+        return ParallelMapIterator(upstream, _apply(self._fn, intra_op), workers, deterministic,
+                                   op_name="map", buffer_size=None if autotune else 2 * workers,
+                                   ram_budget=ram_budget)
 
 
-def _apply(fn: Callable[..., Any]) -> Callable[[Any], Any]:
+def _apply(fn: Callable[..., Any], intra_op_threads: int = 0) -> Callable[[Any], Any]:
+    configured = threading.local()
+
     def apply(element: Any) -> Any:
+        if intra_op_threads and not getattr(configured, "done", False):
+            set_intra_op_threads(intra_op_threads)  # threading.max_intra_op_parallelism
+            configured.done = True
         return normalize(call_with_element(fn, element))
     return apply
 

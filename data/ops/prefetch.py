@@ -12,6 +12,7 @@ from data._iterator import DatasetIterator
 from data.dataset import Dataset
 from data.ops._args import check_int
 from data.ops._parallel import AUTOTUNE, ParallelMapIterator
+from data.options import current, resolved
 
 
 class PrefetchDataset(Dataset):
@@ -32,6 +33,11 @@ class PrefetchDataset(Dataset):
                                       also=(AUTOTUNE,))
 
     def _iterator(self, epoch: int) -> DatasetIterator:
+        _, _, _, autotune, _, ram_budget = resolved(current())
+        buffer_size = self._buffer_size
+        if buffer_size == AUTOTUNE and not autotune:
+            buffer_size = 1  # autotune.enabled=False: the buffer keeps its starting size
         return ParallelMapIterator(self._input._iterator(epoch), None, num_workers=1,
                                    deterministic=True, op_name="prefetch",
-                                   buffer_size=self._buffer_size, snapshot_every=1)
+                                   buffer_size=buffer_size, snapshot_every=1,
+                                   ram_budget=ram_budget)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from data import options as options_lib
 from data._iterator import UPSTREAM, DatasetIterator, require_keys
 from data._seed import derive_seed
 from data.dataset import Dataset
@@ -38,6 +39,7 @@ class _RepeatIterator(DatasetIterator):
         self._repetition = 0
         self._produced = False  # whether the current repetition yielded anything
         self._current: Optional[DatasetIterator] = None
+        self._options = options_lib.current()  # later repetitions are built under them too
         if self._has_more():
             self._current = self._make(0)
 
@@ -48,7 +50,8 @@ class _RepeatIterator(DatasetIterator):
     def _make(self, repetition: int) -> DatasetIterator:
         # Repetition k of top-level epoch 0 is upstream epoch k; later epochs mix both in.
         inner = repetition if self._epoch == 0 else derive_seed(self._epoch, repetition)
-        return self._ds._input._iterator(inner)
+        with options_lib.applied(self._options):
+            return self._ds._input._iterator(inner)
 
     def _next(self) -> Any:
         while self._current is not None:

@@ -4,8 +4,11 @@ Expected values were checked on tf.data 2.21 (``tf.data.Options``).
 """
 
 import logging
+import threading
+import time
 
 import pytest
+import torch
 
 import data
 from data.experimental import AutoShardPolicy
@@ -121,3 +124,89 @@ def test_with_options_copies_its_argument_and_keeps_the_stream():
 def test_with_options_rejects_other_objects():
     with pytest.raises(TypeError, match="data.Options"):
         data.Dataset.range(2).with_options(3)
+
+
+# -- the engine honours the options ---------------------------------------------------------
+def _with(ds, **settings):
+    options = data.Options()
+    for path, value in settings.items():
+        target = options
+        *parents, name = path.split("__")
+        for parent in parents:
+            target = getattr(target, parent)
+        setattr(target, name, value)
+    return ds.with_options(options)
+
+
+def _slow_first(x):
+    if x == 0:
+        time.sleep(0.3)
+    return x
+
+
+def test_deterministic_option_lets_parallel_map_reorder():
+    ds = data.Dataset.range(6).map(_slow_first, num_parallel_calls=2)
+    assert list(_with(ds, deterministic=True)) == list(range(6))
+    out = list(_with(ds, deterministic=False))
+    assert sorted(out) == list(range(6)) and out[0] != 0
+
+
+def test_map_argument_overrides_deterministic_option():
+    ds = data.Dataset.range(6).map(_slow_first, num_parallel_calls=2, deterministic=True)
+    assert list(_with(ds, deterministic=False)) == list(range(6))
+
+
+def test_options_set_upstream_apply_to_the_whole_pipeline_and_later_repetitions():
+    # with_options after map and repeat still reaches the map built for each repetition.
+    ds = data.Dataset.range(4).map(_slow_first, num_parallel_calls=2).repeat(2)
+    out = list(_with(ds, deterministic=False))
+    assert sorted(out) == [0, 0, 1, 1, 2, 2, 3, 3] and out[0] != 0 and out[4] != 0
+
+
+def _thread_names(ds):
+    return {name for name, in ds}
+
+
+def test_private_threadpool_size_caps_map_workers():
+    ds = data.Dataset.range(40).map(lambda x: (time.sleep(0.002), threading.current_thread().name)[1:],
+                                    num_parallel_calls=8)
+    assert len(_thread_names(_with(ds, threading__private_threadpool_size=2))) <= 2
+    assert len(_thread_names(ds)) > 2
+
+
+def test_cpu_budget_sets_autotune_parallelism():
+    ds = data.Dataset.range(40).map(lambda x: (time.sleep(0.002), threading.current_thread().name)[1:],
+                                    num_parallel_calls=data.AUTOTUNE)
+    assert len(_thread_names(_with(ds, autotune__cpu_budget=3))) == 3
+
+
+def test_max_intra_op_parallelism_sets_torch_threads_in_workers():
+    ds = data.Dataset.range(4).map(lambda x: torch.get_num_threads(), num_parallel_calls=2)
+    assert set(ds) == {1}  # the engine's default: one torch thread per worker
+    assert set(_with(ds, threading__max_intra_op_parallelism=2)) == {2}
+
+
+def _peak_capacity(ds, n):
+    it = iter(ds)
+    peak = 0
+    for _ in range(n):
+        next(it)
+        peak = max(peak, it._shared.capacity)  # the engine's buffer size (no public view)
+    it.close()
+    return peak
+
+
+def _slow_big(x):
+    time.sleep(0.005)
+    return torch.zeros(256 * 1024, dtype=torch.uint8)  # 256 KiB
+
+
+def test_autotune_disabled_keeps_buffers_at_their_start_size():
+    ds = data.Dataset.range(30).map(_slow_big, num_parallel_calls=2)
+    assert _peak_capacity(ds, 30) > 4  # the consumer waits, so the buffer grows
+    assert _peak_capacity(_with(ds, autotune__enabled=False), 30) == 4
+
+
+def test_ram_budget_bounds_buffer_growth():
+    ds = data.Dataset.range(30).map(_slow_big, num_parallel_calls=2)
+    assert _peak_capacity(_with(ds, autotune__ram_budget=5 * 256 * 1024), 30) <= 5
