@@ -41,6 +41,46 @@ class Dataset:
         upstream = getattr(self, "_input", None)
         return [upstream] if isinstance(upstream, Dataset) else []
 
+    #: Whether elements have the input's structure, dtypes and shapes (shuffle, take, ...).
+    _keeps_spec = False
+
+    @property
+    def element_spec(self) -> Any:
+        """The structure of the elements: a nest of ``data.TensorSpec`` (and ``DatasetSpec``).
+
+        >>> import data
+        >>> data.Dataset.range(3).batch(2).element_spec
+        TensorSpec(shape=(None,), dtype=torch.int64, name=None)
+        """
+        cached = self.__dict__.get("_element_spec_cache")
+        if cached is None:
+            cached = (self._spec(),)
+            self.__dict__["_element_spec_cache"] = cached
+        return cached[0]
+
+    def _spec(self) -> Any:
+        """This dataset's element spec; ops that know it statically override this."""
+        if self._keeps_spec:
+            return self._input.element_spec
+        from data._spec import spec_of
+        return spec_of(self._representative())
+
+    def _representative(self) -> Any:
+        """One element with the structure and dtypes of all of them, produced as cheaply as
+        the op allows (ops that know better override this); ``ValueError`` if none exists."""
+        if self._keeps_spec:
+            return self._input._representative()
+        from data._seed import preserved_op_counter
+        with preserved_op_counter():
+            it = self._iterator(0)
+            try:
+                return next(it)
+            except StopIteration:
+                raise ValueError(f"cannot infer the element_spec of {type(self).__name__}: "
+                                 "the dataset has no elements") from None
+            finally:
+                it.close()
+
     def __iter__(self) -> DatasetIterator:
         # The outermost dataset's options apply to the whole pipeline being built.
         from data import options as options_lib
@@ -76,17 +116,18 @@ class Dataset:
         return TensorDataset(tensors)
 
     @staticmethod
-    def range(*args: int) -> "Dataset":
+    def range(*args: int, output_type: Any = None) -> "Dataset":
         """Integers as Python's ``range(stop)`` / ``range(start, stop[, step])``.
 
         Elements are Python ints; ``batch`` makes int64 tensors of them, as tf.data's int64.
+        With ``output_type`` (a torch dtype other than int64) they are 0-d tensors of it.
 
         >>> import data
         >>> list(data.Dataset.range(2, 8, 2))
         [2, 4, 6]
         """
         from data.sources import RangeDataset
-        return RangeDataset(*args)
+        return RangeDataset(*args, output_type=output_type)
 
     @staticmethod
     def from_generator(generator: Callable[..., Any], output_types: Any = None,
@@ -182,7 +223,7 @@ class Dataset:
         return ShuffleDataset(self, buffer_size, seed, reshuffle_each_iteration)
 
     def repeat(self, count: Optional[int] = None) -> "Dataset":
-        """Repeat the dataset ``count`` times (``None`` or ``-1``: forever).
+        """Repeat the dataset ``count`` times (``None`` or a negative count: forever).
 
         Repeating an empty dataset forever ends at once instead of looping.
 
@@ -194,7 +235,7 @@ class Dataset:
         return RepeatDataset(self, count)
 
     def take(self, count: int) -> "Dataset":
-        """The first ``count`` elements (``-1``: all of them).
+        """The first ``count`` elements (a negative count, e.g. ``-1``: all of them).
 
         >>> import data
         >>> list(data.Dataset.range(10).take(3))
@@ -204,7 +245,7 @@ class Dataset:
         return TakeDataset(self, count)
 
     def skip(self, count: int) -> "Dataset":
-        """All but the first ``count`` elements (``-1``: skip everything).
+        """All but the first ``count`` elements (a negative count, e.g. ``-1``: skip all).
 
         >>> import data
         >>> list(data.Dataset.range(5).skip(3))
@@ -255,10 +296,10 @@ class Dataset:
         return UnbatchDataset(self)
 
     # -- performance -----------------------------------------------------------------------
-    def prefetch(self, buffer_size: int) -> "Dataset":
+    def prefetch(self, buffer_size: Optional[int]) -> "Dataset":
         """Produce up to ``buffer_size`` elements ahead in a background thread.
 
-        ``data.AUTOTUNE`` picks the buffer size.
+        ``data.AUTOTUNE`` (or ``None``) picks the buffer size; ``0`` prefetches nothing.
         """
         from data.ops.prefetch import PrefetchDataset
         return PrefetchDataset(self, buffer_size)

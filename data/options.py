@@ -226,6 +226,8 @@ class Options(_OptionsBase):
 class OptionsDataset(Dataset):
     """The input with options set (see ``Dataset.with_options``); iterates as the input."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, options: Options) -> None:
         super().__init__()
         if not isinstance(options, Options):

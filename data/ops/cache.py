@@ -39,6 +39,8 @@ _LENGTH = struct.Struct("<Q")
 class CacheDataset(Dataset):
     """The input's first complete pass, replayed afterwards (see ``Dataset.cache``)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, filename: str = "") -> None:
         super().__init__()
         if not isinstance(filename, (str, os.PathLike)):

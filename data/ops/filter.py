@@ -21,12 +21,15 @@ def _as_bool(result: Any) -> bool:
         return bool(result)
     shown = (f"a tensor of dtype {result.dtype} and shape {tuple(result.shape)}"
              if isinstance(result, torch.Tensor) else f"{type(result).__name__} {result!r}")
-    raise TypeError(f"filter: predicate must return a bool or a 0-d bool tensor, got {shown}; "
-                    "compare explicitly (e.g. `x > 0`) or reduce with `.all()`/`.any()`")
+    raise ValueError(f"filter: invalid predicate: it must return a bool or a 0-d bool tensor, "
+                     f"but returned {shown}; compare explicitly (e.g. `x > 0`) or reduce with "
+                     "`.all()`/`.any()`")
 
 
 class FilterDataset(Dataset):
     """The elements for which ``predicate`` is true (see ``Dataset.filter``)."""
+
+    _keeps_spec = True
 
     def __init__(self, input_dataset: Dataset, predicate: Callable[..., Any]) -> None:
         super().__init__()

@@ -10,9 +10,12 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Optional
 
+import torch
+
 from data._call import call_with_element
 from data._iterator import CountingIterator, DatasetIterator
-from data._structure import normalize
+from data._spec import spec_of
+from data._structure import map_structure, to_leaf
 from data.dataset import Dataset
 from data.ops._args import check_int
 from data.ops._parallel import (AUTOTUNE, ParallelMapIterator, resolve_parallelism,
@@ -63,6 +66,43 @@ class MapDataset(Dataset):
                                    ram_budget=ram_budget)
 
 
+    def _spec(self) -> Any:
+        return spec_of(self._representative())
+
+    def _representative(self) -> Any:
+        from data._seed import preserved_op_counter
+        with preserved_op_counter():
+            return map_result(call_with_element(self._fn, self._input._representative()))
+
+
+def map_result(value: Any) -> Any:
+    """A map function's return value as an element, following tf.data.
+
+    A returned list is a tuple of components (tf.data does the same, with a warning), except a
+    list of strings, which is one component (a batch of strings). ``None`` is allowed inside a
+    structure but not as the whole element; anything that is not a tensor, array, number,
+    string, list, dataset or a tuple/dict of them is a ``TypeError``.
+    """
+    if isinstance(value, list) and not all(isinstance(v, (str, bytes)) for v in value):
+        value = tuple(value)
+    if value is None:
+        raise TypeError("map: the function returned None; return the element (a tensor, "
+                        "number, string, or a tuple/dict of them)")
+    return map_structure(_valid_leaf, value)
+
+
+def _valid_leaf(leaf: Any) -> Any:
+    leaf = to_leaf(leaf)
+    if leaf is None or isinstance(leaf, _LEAF_TYPES):
+        return leaf
+    raise TypeError(f"map: unsupported return value from the function: {leaf!r} (type "
+                    f"{type(leaf).__name__}); an element's components must be tensors, arrays, "
+                    "numbers, strings, lists or datasets, in tuples or dicts")
+
+
+_LEAF_TYPES = (torch.Tensor, bool, int, float, complex, str, bytes, list, Dataset)
+
+
 def _apply(fn: Callable[..., Any], intra_op_threads: int = 0) -> Callable[[Any], Any]:
     configured = threading.local()
 
@@ -70,7 +110,7 @@ def _apply(fn: Callable[..., Any], intra_op_threads: int = 0) -> Callable[[Any],
         if intra_op_threads and not getattr(configured, "done", False):
             set_intra_op_threads(intra_op_threads)  # threading.max_intra_op_parallelism
             configured.done = True
-        return normalize(call_with_element(fn, element))
+        return map_result(call_with_element(fn, element))
     return apply
 
 
@@ -92,7 +132,7 @@ class _MapIterator(CountingIterator):
             raise
         self._position += 1
         try:
-            return normalize(call_with_element(self._fn, element))
+            return map_result(call_with_element(self._fn, element))
         except Exception as exc:
             raise element_error("map", index, exc) from exc
 

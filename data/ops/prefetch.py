@@ -26,13 +26,18 @@ class PrefetchDataset(Dataset):
     [0, 1, 2, 3, 4]
     """
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, buffer_size: int) -> None:
         super().__init__()
         self._input = input_dataset
-        self._buffer_size = check_int("prefetch", "buffer_size", buffer_size, 1,
-                                      also=(AUTOTUNE,))
+        # None is AUTOTUNE and 0 means no buffering, as in tf.data.
+        self._buffer_size = AUTOTUNE if buffer_size is None else check_int(
+            "prefetch", "buffer_size", buffer_size, 0, also=(AUTOTUNE,))
 
     def _iterator(self, epoch: int) -> DatasetIterator:
+        if self._buffer_size == 0:
+            return self._input._iterator(epoch)
         _, _, _, autotune, _, ram_budget = resolved(current())
         buffer_size = self._buffer_size
         if buffer_size == AUTOTUNE and not autotune:

@@ -17,13 +17,20 @@ from data.dataset import Dataset
 from data.ops._args import check_int
 
 
+_INT64_MAX = 2**63 - 1
+
+
 class RepeatDataset(Dataset):
     """The input repeated ``count`` times, ``-1`` forever (see ``Dataset.repeat``)."""
+
+    _keeps_spec = True
 
     def __init__(self, input_dataset: Dataset, count: Optional[int]) -> None:
         super().__init__()
         self._input = input_dataset
-        self._count = -1 if count is None else check_int("repeat", "count", count, 0, also=(-1,))
+        # Any negative count means forever, as in tf.data.
+        self._count = -1 if count is None else max(-1, check_int("repeat", "count", count,
+                                                                 -_INT64_MAX))
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _RepeatIterator(self, epoch)
@@ -101,10 +108,12 @@ class _RepeatIterator(DatasetIterator):
 class TakeDataset(Dataset):
     """The first ``count`` elements (see ``Dataset.take``)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, count: int) -> None:
         super().__init__()
         self._input = input_dataset
-        self._count = check_int("take", "count", count, 0, also=(-1,))
+        self._count = max(-1, check_int("take", "count", count, -_INT64_MAX))  # < 0: all
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _TakeIterator(self._count, self._input._iterator(epoch))
@@ -139,10 +148,12 @@ class _TakeIterator(DatasetIterator):
 class SkipDataset(Dataset):
     """The elements after the first ``count`` (see ``Dataset.skip``)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, count: int) -> None:
         super().__init__()
         self._input = input_dataset
-        self._count = check_int("skip", "count", count, 0, also=(-1,))
+        self._count = max(-1, check_int("skip", "count", count, -_INT64_MAX))  # < 0: all
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _SkipIterator(self._count, self._input._iterator(epoch))

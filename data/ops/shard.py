@@ -14,6 +14,8 @@ _INT64_MAX = 2**63 - 1
 class ShardDataset(Dataset):
     """Element ``i`` of the input goes to shard ``i % num_shards`` (tf.data's rule)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, num_shards: int, index: int) -> None:
         super().__init__()
         self._input = input_dataset

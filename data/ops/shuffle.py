@@ -27,6 +27,8 @@ from data.ops._args import check_int
 class ShuffleDataset(Dataset):
     """Elements shuffled through a bounded buffer (see ``Dataset.shuffle``)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, buffer_size: int, seed: Optional[int] = None,
                  reshuffle_each_iteration: bool = True) -> None:
         super().__init__()
