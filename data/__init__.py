@@ -9,6 +9,7 @@
 from data import experimental, image, io, mnist
 from data._iterator import DatasetIterator, MalformedStateError
 from data._seed import set_random_seed
+from data._spec import DatasetSpec, TensorSpec
 from data.dataset import Dataset
 from data.ops._parallel import AUTOTUNE
 from data.files import TextLineDataset
@@ -18,8 +19,10 @@ __all__ = [
     "AUTOTUNE",
     "Dataset",
     "DatasetIterator",
+    "DatasetSpec",
     "MalformedStateError",
     "Options",
+    "TensorSpec",
     "TextLineDataset",
     "experimental",
     "image",

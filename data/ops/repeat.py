@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from data import options as options_lib
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import UPSTREAM, DatasetIterator, MalformedStateError, require_keys
 from data._seed import derive_seed
 from data.dataset import Dataset
 from data.ops._args import check_int
@@ -128,19 +128,33 @@ class _TakeIterator(DatasetIterator):
         self._upstream = upstream
         self._own(upstream)
         self._taken = 0
+        self._final_upstream_state: Optional[Dict[str, Any]] = None
 
     def _next(self) -> Any:
         if 0 <= self._count <= self._taken:
+            self._release_upstream()
             raise StopIteration
         element = next(self._upstream)
         self._taken += 1
         return element
 
+    def _release_upstream(self) -> None:
+        # Nothing more will be pulled: close the upstream now (a generator's cleanup runs,
+        # threads stop) and keep its last state for state_dict().
+        if self._final_upstream_state is None:
+            self._final_upstream_state = self._upstream.state_dict()
+            self._upstream.close()
+
     def _get_state(self) -> Dict[str, Any]:
-        return {UPSTREAM: self._upstream.state_dict(), "taken": self._taken}
+        upstream = self._final_upstream_state
+        return {UPSTREAM: upstream if upstream is not None else self._upstream.state_dict(),
+                "taken": self._taken}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, UPSTREAM, "taken")
+        if self._final_upstream_state is not None:
+            raise MalformedStateError("take: cannot load a state into an iterator that has "
+                                      "finished; create a new iterator")
         self._upstream.load_state_dict(state[UPSTREAM])
         self._taken = int(state["taken"])
 
