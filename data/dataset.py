@@ -9,14 +9,22 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
 
+from data._dataset_ops import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, DatasetOps
+from data._dataset_sources import DatasetSources
 from data._iterator import DatasetIterator
 
 if TYPE_CHECKING:
     from data.options import Options
 
 
-class Dataset:
-    """Base class: subclasses implement ``_iterator(epoch)``.
+__all__ = ["Dataset", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY"]
+
+
+class Dataset(DatasetSources, DatasetOps):
+    """Base class: subclasses implement ``_iterator(epoch)`` (and ``_cardinality()``).
+
+    Constructors and methods beyond the basic ones live in the mixins
+    :class:`~data._dataset_sources.DatasetSources` and :class:`~data._dataset_ops.DatasetOps`.
 
     ``epoch`` numbers the times this dataset has been iterated by its consumer (``repeat``
     passes its epoch count), so random ops can draw a new order each epoch.
@@ -40,6 +48,10 @@ class Dataset:
         """
         upstream = getattr(self, "_input", None)
         return [upstream] if isinstance(upstream, Dataset) else []
+
+    def _cardinality(self) -> int:
+        """The number of elements if known without iterating (see ``cardinality()``)."""
+        return UNKNOWN_CARDINALITY
 
     #: Whether elements have the input's structure, dtypes and shapes (shuffle, take, ...).
     _keeps_spec = False

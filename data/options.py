@@ -241,6 +241,9 @@ class OptionsDataset(Dataset):
         result._set_mutable(False)
         return result  # type: ignore[return-value]
 
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return self._input._iterator(epoch)
 

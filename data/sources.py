@@ -21,7 +21,10 @@ import torch
 from data._iterator import DatasetIterator, MalformedStateError, require_keys
 from data._spec import TensorSpec, from_signature, shapes_into, spec_of, spec_of_leaf
 from data._structure import flatten as leaves, flatten_up_to, pack, to_leaf
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
+
+
+_INT64_MAX = 2**63 - 1
 
 
 # -- components ------------------------------------------------------------------------------
@@ -91,6 +94,9 @@ class TensorSliceDataset(Dataset):
         self._columns = leaves(self._template)
         self._length = next(iter(lengths.values()))
 
+    def _cardinality(self) -> int:
+        return self._length
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _SliceIterator(self)
 
@@ -132,6 +138,9 @@ class TensorDataset(Dataset):
     def __init__(self, tensors: Any) -> None:
         super().__init__()
         self._element = _map_components(_as_component, tensors)
+
+    def _cardinality(self) -> int:
+        return 1
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _TensorIterator(self._element)
@@ -182,6 +191,11 @@ class RangeDataset(Dataset):
         if len(args) == 3 and int(args[2]) == 0:
             raise ValueError("range: step must not be 0, got 0")
         self._range = range(*(int(a) for a in args))
+
+    def _cardinality(self) -> int:
+        if abs(self._range.stop) == _INT64_MAX:  # Dataset.counter
+            return INFINITE_CARDINALITY
+        return len(self._range)
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _RangeIterator(self._range, self._dtype)

@@ -13,7 +13,7 @@ import torch
 
 from data import _structure
 from data._iterator import UPSTREAM, DatasetIterator, require_keys
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._args import check_int
 from data._spec import batched, unbatched
 from data._structure import flatten as leaves, flatten_up_to, pack
@@ -30,6 +30,13 @@ class BatchDataset(Dataset):
 
     def _collate(self, elements: List[Any]) -> Any:
         return _structure.batch(elements)
+
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if n in (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY):
+            return n
+        size = self._batch_size
+        return n // size if self._drop_remainder else -(-n // size)
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _BatchIterator(self, self._input._iterator(epoch))
@@ -177,6 +184,10 @@ class UnbatchDataset(Dataset):
     def __init__(self, input_dataset: Dataset) -> None:
         super().__init__()
         self._input = input_dataset
+
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        return INFINITE_CARDINALITY if n == INFINITE_CARDINALITY else UNKNOWN_CARDINALITY
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _UnbatchIterator(self._input._iterator(epoch))

@@ -60,6 +60,9 @@ class CacheDataset(Dataset):
             if self._memory is None:
                 self._memory = (initial, elements)
 
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _CacheIterator(self, epoch)
 

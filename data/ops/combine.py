@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 from data import options as options_lib
 from data._call import call_with_element
 from data._iterator import UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateError, require_keys
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data._spec import most_specific_compatible
 from data._structure import flatten as leaves, pack
 from data.ops._args import check_int
@@ -58,6 +58,15 @@ class ZipDataset(Dataset):
 
     def _representative(self) -> Any:
         return pack(self._structure, iter([d._representative() for d in self._datasets]))
+
+    def _cardinality(self) -> int:
+        result = INFINITE_CARDINALITY
+        for n in (d._cardinality() for d in self._datasets):
+            if n == UNKNOWN_CARDINALITY:
+                return n
+            if n != INFINITE_CARDINALITY:
+                result = n if result == INFINITE_CARDINALITY else min(result, n)
+        return result
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ZipIterator(self._structure, [d._iterator(epoch) for d in self._datasets])
@@ -123,6 +132,12 @@ class ConcatenateDataset(Dataset):
     def _representative(self) -> Any:
         return self._inputs[0]._representative()
 
+
+    def _cardinality(self) -> int:
+        a, b = (d._cardinality() for d in self._inputs)
+        if INFINITE_CARDINALITY in (a, b):
+            return INFINITE_CARDINALITY
+        return UNKNOWN_CARDINALITY if UNKNOWN_CARDINALITY in (a, b) else a + b
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ConcatenateIterator([d._iterator(epoch) for d in self._inputs])
@@ -190,6 +205,12 @@ class InterleaveDataset(Dataset):
         self._cycle_length = cycle if cycle != AUTOTUNE else autotune_cycle_length(calls)
         self._block_length = check_int("interleave", "block_length", block_length, 1)
         self._parallel = calls is not None and calls != 1
+
+    def _cardinality(self) -> int:
+        # tf.data: unknown, except that a parallel interleave of an endless input is endless.
+        if self._parallel and self._input._cardinality() == INFINITE_CARDINALITY:
+            return INFINITE_CARDINALITY
+        return UNKNOWN_CARDINALITY
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _InterleaveIterator(self, self._input._iterator(epoch), epoch)

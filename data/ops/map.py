@@ -48,6 +48,9 @@ class MapDataset(Dataset):
         self._num_parallel_calls = num_parallel_calls
         self._deterministic = deterministic
 
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         upstream = self._input._iterator(epoch)
         if self._num_parallel_calls is None:

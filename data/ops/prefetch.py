@@ -35,6 +35,9 @@ class PrefetchDataset(Dataset):
         self._buffer_size = AUTOTUNE if buffer_size is None else check_int(
             "prefetch", "buffer_size", buffer_size, 0, also=(AUTOTUNE,))
 
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         if self._buffer_size == 0:
             return self._input._iterator(epoch)

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 from data import options as options_lib
 from data._iterator import UPSTREAM, DatasetIterator, MalformedStateError, require_keys
 from data._seed import derive_seed
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._args import check_int
 
 
@@ -31,6 +31,16 @@ class RepeatDataset(Dataset):
         # Any negative count means forever, as in tf.data.
         self._count = -1 if count is None else max(-1, check_int("repeat", "count", count,
                                                                  -_INT64_MAX))
+
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if self._count < 0:
+            return 0 if n == 0 else INFINITE_CARDINALITY
+        if self._count == 0:
+            return 0
+        if n in (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY):
+            return n
+        return n * self._count
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _RepeatIterator(self, epoch)
@@ -115,6 +125,14 @@ class TakeDataset(Dataset):
         self._input = input_dataset
         self._count = max(-1, check_int("take", "count", count, -_INT64_MAX))  # < 0: all
 
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if self._count < 0:
+            return n
+        if n == INFINITE_CARDINALITY:
+            return self._count
+        return n if n == UNKNOWN_CARDINALITY else min(n, self._count)
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _TakeIterator(self._count, self._input._iterator(epoch))
 
@@ -168,6 +186,14 @@ class SkipDataset(Dataset):
         super().__init__()
         self._input = input_dataset
         self._count = max(-1, check_int("skip", "count", count, -_INT64_MAX))  # < 0: all
+
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if self._count < 0:
+            return 0
+        if n in (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY):
+            return n
+        return max(0, n - self._count)
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _SkipIterator(self._count, self._input._iterator(epoch))

@@ -37,6 +37,9 @@ class ShuffleDataset(Dataset):
         self._seed = get_seed(seed)  # taken at construction, as TF does
         self._reshuffle = bool(reshuffle_each_iteration)
 
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ShuffleIterator(self, self._input._iterator(epoch),
                                 epoch if self._reshuffle else 0)

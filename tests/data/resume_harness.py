@@ -325,6 +325,26 @@ def _flat_map(draw, info):
                                                                  "ragged": info["ragged"]}
 
 
+@register_op("window")
+def _window(draw, info):
+    st = _draws()
+    size, shift = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+
+    def rejoin(*window: Any) -> data.Dataset:  # the window's datasets back to elements
+        if len(window) > 1:
+            return data.Dataset.zip(window)
+        return window[0] if isinstance(window[0], data.Dataset) else data.Dataset.zip(window[0])
+
+    return (f"window({size},{shift}).flat_map", lambda ds: ds.window(size, shift).flat_map(
+        rejoin), {"batched": 0, "ragged": info["ragged"]})
+
+
+@register_op("scan")
+def _scan(draw, info):
+    return ("scan(count)", lambda ds: ds.scan(0, lambda s, e: (s + 1, (s, e))),
+            {"batched": 0, "ragged": info["ragged"]})
+
+
 @register_op("cache")
 def _cache(draw, info):
     return "cache()", lambda ds: ds.cache(), info
