@@ -28,9 +28,26 @@ _INT64_MAX = 2**63 - 1
 
 
 # -- components ------------------------------------------------------------------------------
+def _from_pandas(x: Any) -> Any:
+    """A pandas Series → its values; a DataFrame → a 2-D array of its values (as tf.data
+    converts them). ``dict(df)`` gives one component per column instead."""
+    values = x.to_numpy()  # numeric columns share their common dtype, as in tf.data
+    if type(x).__name__ == "DataFrame" and values.dtype == object:
+        columns = ", ".join(f"{c}: {t}" for c, t in x.dtypes.items())
+        raise ValueError(
+            f"from_tensor_slices: a DataFrame with non-numeric columns ({columns}) cannot be "
+            "one tensor; pass dict(df) for one component per column")
+    if values.dtype == object:
+        return values.tolist()  # strings stay str, as for numpy string arrays
+    return values
+
+
 def _component(x: Any) -> Any:
     """One component: numpy → tensor (zero-copy), list of numbers → tensor (float32 for
-    Python floats), list of strings → list of ``str``/``bytes``."""
+    Python floats), list of strings → list of ``str``/``bytes``; pandas Series/DataFrame →
+    their values."""
+    if type(x).__module__.split(".")[0] == "pandas" and hasattr(x, "to_numpy"):
+        x = _from_pandas(x)
     x = to_leaf(x)
     if isinstance(x, list):
         if x and (all(isinstance(v, (str, bytes)) for v in x)
