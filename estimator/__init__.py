@@ -5,7 +5,7 @@
 'infer'
 """
 
-from estimator import checkpoint, layers, metrics, summary, train
+from estimator import checkpoint, feature_column, layers, metrics, summary, train
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator
 from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
@@ -30,6 +30,7 @@ __all__ = [
     "StopAtStepHook",
     "WarmStartSettings",
     "checkpoint",
+    "feature_column",
     "get_module",
     "get_variable",
     "layers",
