@@ -6,8 +6,12 @@
 """
 
 from estimator import checkpoint, feature_column, layers, metrics, summary, train
+from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
+                              DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
+                              DNNRegressor, LinearClassifier, LinearRegressor)
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator
+from estimator.extenders import add_metrics
 from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
                              SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues,
                              StopAtStepHook)
@@ -16,8 +20,16 @@ from estimator.spec import EstimatorSpec, ModeKeys
 from estimator.variables import get_module, get_variable, variable_scope
 
 __all__ = [
+    "BaselineClassifier",
+    "BaselineRegressor",
+    "DNNClassifier",
+    "DNNLinearCombinedClassifier",
+    "DNNLinearCombinedRegressor",
+    "DNNRegressor",
     "Estimator",
     "EstimatorSpec",
+    "LinearClassifier",
+    "LinearRegressor",
     "LoggingTensorHook",
     "ModeKeys",
     "NanLossDuringTrainingError",
@@ -29,6 +41,7 @@ __all__ = [
     "SessionRunValues",
     "StopAtStepHook",
     "WarmStartSettings",
+    "add_metrics",
     "checkpoint",
     "feature_column",
     "get_module",
