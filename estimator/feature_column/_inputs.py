@@ -100,7 +100,7 @@ def numeric_tensor(cache: FeatureCache, key: str, column: Any) -> torch.Tensor:
             raise TypeError(
                 f"feature column {column.name!r} expects numbers for feature {key!r}, got "
                 f"strings (e.g. {array.reshape(-1)[:1].tolist()}); use a categorical column")
-        tensor = torch.as_tensor(array)
+        tensor = torch.as_tensor(array if array.flags.writeable else array.copy())
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise TypeError(f"feature column {column.name!r}: feature {key!r} has dtype "
                         f"{tensor.dtype}; expected a real number dtype")
