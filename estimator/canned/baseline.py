@@ -37,7 +37,7 @@ class _Baseline(Estimator):
 
             def train_op_fn(loss: torch.Tensor) -> GroupedTrainOp:
                 return GroupedTrainOp(loss, [(get_optimizer(optimizer, _LEARNING_RATE, where),
-                                              [bias])])
+                                              lambda: [bias])])
 
             return head.create_estimator_spec(features, mode, logits, labels, train_op_fn)
 

@@ -8,7 +8,7 @@ optimizer: Adagrad at learning rate 0.05, as TF.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,8 @@ from estimator.canned._optimizers import check_optimizer, get_optimizer
 from estimator.canned._train_op import GroupedTrainOp, parameters_under
 from estimator.canned.head import SUM_OVER_BATCH_SIZE, Head, RegressionHead, classification_head
 from estimator.estimator import Estimator
-from estimator.feature_column import input_layer
+from estimator.feature_column._layers import dense_input
+from estimator.feature_column.dense import as_dense
 from estimator.run_config import RunConfig
 from estimator.spec import EstimatorSpec, ModeKeys
 from estimator.variables import variable_scope
@@ -40,13 +41,20 @@ def check_dropout(dropout: Optional[float], where: str) -> None:
         raise ValueError(f"{where}: dropout must be in [0, 1), got {dropout!r}")
 
 
+def dense_columns(feature_columns: Any, where: str) -> List[Any]:
+    """The columns for :func:`dnn_logits`: checked, dense, sorted by name (as ``input_layer``)."""
+    return sorted((as_dense(c, where) for c in columns(feature_columns, where)),
+                  key=lambda c: c.name)
+
+
 def dnn_logits(features: Mapping[str, Any], mode: str, units: int, hidden_units: Sequence[int],
                feature_columns: Iterable[Any], activation_fn: Optional[Callable[..., Any]],
                dropout: Optional[float], batch_norm: bool) -> torch.Tensor:
-    """TF's DNN over ``feature_columns`` in the current variable scope: ``[batch, units]``."""
+    """TF's DNN over ``feature_columns`` (checked by :func:`dense_columns`) in the current
+    variable scope: ``[batch, units]``."""
     training = mode == ModeKeys.TRAIN
     with variable_scope("input_from_feature_columns"):
-        net = input_layer(features, feature_columns)
+        net = dense_input(features, feature_columns)
     for i, n in enumerate(hidden_units):
         net = layers.dense(net, n, activation=activation_fn, name=f"hiddenlayer_{i}")
         if dropout is not None and training:
@@ -79,7 +87,7 @@ class _DNN(Estimator):
                  dropout: Optional[float], config: Optional[RunConfig], warm_start_from: Any,
                  batch_norm: bool, where: str) -> None:
         units = check_hidden_units(hidden_units, where)
-        cols = columns(feature_columns, where)
+        cols = dense_columns(feature_columns, where)
         check_optimizer(optimizer, where)
         check_dropout(dropout, where)
         self.head = head

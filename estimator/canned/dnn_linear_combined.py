@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from estimator.canned._common import check_features, columns
 from estimator.canned._optimizers import check_optimizer, get_optimizer
 from estimator.canned._train_op import GroupedTrainOp, parameters_under
-from estimator.canned.dnn import check_dropout, check_hidden_units, dnn_logits
+from estimator.canned.dnn import check_dropout, check_hidden_units, dense_columns, dnn_logits
 from estimator.canned.head import SUM_OVER_BATCH_SIZE, Head, RegressionHead, classification_head
 from estimator.canned.linear import check_sparse_combiner
 from estimator.estimator import Estimator
@@ -41,7 +41,7 @@ class _Combined(Estimator):
                  config: Optional[RunConfig], warm_start_from: Any, batch_norm: bool,
                  linear_sparse_combiner: str, where: str) -> None:
         linear_cols = columns(linear_feature_columns, where, optional=True)
-        dnn_cols = columns(dnn_feature_columns, where, optional=True)
+        dnn_cols = dense_columns(dnn_feature_columns, where) if dnn_feature_columns else None
         if not linear_cols and not dnn_cols:
             raise ValueError(f"{where}: either linear_feature_columns or dnn_feature_columns "
                              "must be defined")

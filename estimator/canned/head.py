@@ -56,10 +56,11 @@ def _weight_column(weight_column: WeightColumn, where: str) -> Optional[NumericC
 
 def _check_range(x: torch.Tensor, low: float, high: float, message: str) -> None:
     """``low <= x <= high``; without a host sync on accelerators (an async device assert)."""
-    ok = ((x >= low) & (x <= high)).all()
     if x.device.type == "cuda":
-        torch._assert_async(ok)
-    elif not bool(ok):
+        torch._assert_async(((x >= low) & (x <= high)).all())
+        return
+    lo, hi = torch.aminmax(x)
+    if lo.item() < low or hi.item() > high:
         bad = x[(x < low) | (x > high)].reshape(-1)[:5].tolist()
         raise ValueError(f"{message}; got {bad}")
 
@@ -103,9 +104,10 @@ class Head:
 
     def reduce(self, unweighted: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
         """The training loss from the ``[batch, d]`` per-example losses, as TF reduces it."""
+        if weights is None and self.loss_reduction in ("sum_over_batch_size", "mean"):
+            return unweighted.mean()
         w = torch.ones_like(unweighted[:, :1]) if weights is None else weights
-        weighted = unweighted * w
-        total = weighted.sum()
+        total = (unweighted * w).sum()
         if self.loss_reduction == "sum":
             return total
         if self.loss_reduction == "sum_over_batch_size":
@@ -123,10 +125,12 @@ class Head:
         if logits.dim() != 2 or logits.shape[1] != self.logits_dimension:
             raise ValueError(f"{self.where}: logits must have shape [batch, "
                              f"{self.logits_dimension}], got {tuple(logits.shape)}")
-        # class names are strings on the host: made only for predict, to keep steps sync-free
-        predictions = self.predictions(logits, strings=mode == ModeKeys.PREDICT)
         if mode == ModeKeys.PREDICT:
-            return EstimatorSpec(mode, predictions=predictions)
+            return EstimatorSpec(mode, predictions=self.predictions(logits, strings=True))
+        if mode == ModeKeys.EVAL:  # class names (host-side strings) only for predict
+            predictions = self.predictions(logits, strings=False)
+        else:  # training fetches only the logits: the rest would cost a step for nothing
+            predictions = {PredictionKeys.LOGITS: logits}
         if labels is None:
             raise ValueError(f"{self.where}: labels must be given in {mode} mode; input_fn "
                              "must return (features, labels)")

@@ -69,10 +69,11 @@ class FeatureCache:
 
     def get(self, column: Any, kind: str, make: Any) -> Any:
         """``make(self)`` once per (column, kind) in this call."""
-        key = (column, kind)
-        if key not in self._done:
-            self._done[key] = make(self)
-        return self._done[key]
+        key = (id(column), kind)  # by identity: hashing a column hashes all its fields
+        hit = self._done.get(key)
+        if hit is None:
+            hit = self._done[key] = (make(self), column)  # the column kept alive with its id
+        return hit[0]
 
 
 def _is_text(x: Any) -> bool:
@@ -106,7 +107,7 @@ def numeric_tensor(cache: FeatureCache, key: str, column: Any) -> torch.Tensor:
                         f"{tensor.dtype}; expected a real number dtype")
     if tensor.dim() == 0:
         tensor = tensor.reshape(1)
-    return tensor.to(cache.device)
+    return tensor if tensor.device == cache.device else tensor.to(cache.device)
 
 
 def _pad_rows(rows: list, fill: Any) -> list:

@@ -74,10 +74,19 @@ def input_layer(features: Mapping[str, Any], feature_columns: Iterable[Any],
     """
     where = "input_layer"
     cols = [as_dense(c, where) for c in check_columns(feature_columns, where)]
+    return dense_input(features, sorted(cols, key=lambda c: c.name), trainable, cols_to_vars,
+                       cols_to_output_tensors)
+
+
+def dense_input(features: Mapping[str, Any], sorted_columns: List[DenseColumn],
+                trainable: bool = True, cols_to_vars: Optional[Dict[Any, Any]] = None,
+                cols_to_output_tensors: Optional[Dict[Any, Any]] = None) -> torch.Tensor:
+    """:func:`input_layer` over columns already checked and sorted by name."""
+    where = "input_layer"
     cache = FeatureCache(features)
     outputs = []
     with _in_scope("input_layer"):
-        for column in sorted(cols, key=lambda c: c.name):
+        for column in sorted_columns:
             variables = _variables(column, trainable, where)
             out = column.dense(cache, variables)
             outputs.append(out)
@@ -85,7 +94,7 @@ def input_layer(features: Mapping[str, Any], feature_columns: Iterable[Any],
                 cols_to_vars[column] = list(variables.values())
             if cols_to_output_tensors is not None:
                 cols_to_output_tensors[column] = out
-    return torch.cat(outputs, 1)
+    return outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)
 
 
 def _zeros(t: torch.Tensor) -> torch.Tensor:

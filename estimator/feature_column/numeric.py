@@ -52,20 +52,32 @@ class NumericColumn(DenseColumn):
 
     def _values(self, cache: FeatureCache) -> torch.Tensor:
         x = numeric_tensor(cache, self.key, self)
+        if x.dim() == 1:
+            x = x.unsqueeze(1)
         width = self.dimension_flat
         if x.numel() != x.shape[0] * width:
             raise ValueError(
                 f"numeric_column {self.key!r} has shape {self.shape} but feature {self.key!r} "
                 f"has shape {tuple(x.shape)} ({x[0].numel()} values per example, expected "
                 f"{width})")
-        x = x.reshape(x.shape[0], *self.shape).to(self.dtype)
+        if x.shape[1:] != self.shape:
+            x = x.reshape(x.shape[0], *self.shape)
+        if x.dtype != self.dtype:
+            x = x.to(self.dtype)
         if self.normalizer_fn is not None:
             x = self.normalizer_fn(x)
         return x
 
     def dense(self, cache: FeatureCache, variables: Dict[str, Any]) -> torch.Tensor:
+        raw = cache.features.get(self.key)
+        if (type(raw) is torch.Tensor and raw.dim() == 1 and raw.dtype == torch.float32
+                and self.shape == (1,) and self.normalizer_fn is None
+                and raw.device == cache.device):
+            return raw.unsqueeze(1)  # the common case, without the general path's checks
         x = self.values(cache)
-        return x.reshape(x.shape[0], -1).float()
+        if x.dim() != 2:
+            x = x.reshape(x.shape[0], -1)
+        return x if x.dtype == torch.float32 else x.float()
 
 
 def numeric_column(key: str, shape: Sequence[int] = (1,), default_value: Any = None,
