@@ -8,9 +8,13 @@
 __distribution__ = "torch-estimator"
 __version__ = "0.1.0"
 
-from estimator import checkpoint, layers, metrics, summary, train
+from estimator import checkpoint, feature_column, layers, metrics, summary, train
+from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
+                              DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
+                              DNNRegressor, LinearClassifier, LinearRegressor)
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator
+from estimator.extenders import add_metrics
 from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
                              SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues,
                              StopAtStepHook)
@@ -20,8 +24,16 @@ from estimator.spec import EstimatorSpec, ModeKeys
 from estimator.variables import get_module, get_variable, variable_scope
 
 __all__ = [
+    "BaselineClassifier",
+    "BaselineRegressor",
+    "DNNClassifier",
+    "DNNLinearCombinedClassifier",
+    "DNNLinearCombinedRegressor",
+    "DNNRegressor",
     "Estimator",
     "EstimatorSpec",
+    "LinearClassifier",
+    "LinearRegressor",
     "LoggingTensorHook",
     "ModeKeys",
     "NanLossDuringTrainingError",
@@ -35,7 +47,9 @@ __all__ = [
     "SessionRunValues",
     "StopAtStepHook",
     "WarmStartSettings",
+    "add_metrics",
     "checkpoint",
+    "feature_column",
     "get_module",
     "get_variable",
     "layers",

@@ -404,7 +404,7 @@ class PredictOps(ModeOps):
                     raise ValueError(f"predict_keys {missing} are not in the predictions "
                                      f"(keys: {sorted(preds)})")
                 preds = {k: preds[k] for k in self.keys}
-            preds = {k: v.detach().cpu() for k, v in preds.items()}
+            preds = {k: _to_cpu(v) for k, v in preds.items()}
         else:
             preds = preds.detach().cpu()
         if not self.single:
@@ -412,10 +412,14 @@ class PredictOps(ModeOps):
         return _split_examples(preds)
 
 
+def _to_cpu(value: Any) -> Any:
+    return value.detach().cpu() if isinstance(value, torch.Tensor) else value  # numpy: as is
+
+
 def _split_examples(preds: Any) -> List[Any]:
     if isinstance(preds, torch.Tensor):
         return list(preds.unbind(0)) if preds.dim() else [preds]
-    sizes = {k: (v.shape[0] if v.dim() else None) for k, v in preds.items()}
+    sizes = {k: (v.shape[0] if len(v.shape) else None) for k, v in preds.items()}
     n = next(iter(sizes.values()), 0)
     bad = {k: s for k, s in sizes.items() if s != n}
     if bad:

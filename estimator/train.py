@@ -222,3 +222,4 @@ class RMSPropOptimizer(Optimizer):
                  epsilon: float = 1e-10, centered: bool = False, name: str = "RMSProp") -> None:
         super().__init__(torch.optim.RMSprop, learning_rate, name=name, alpha=decay,
                          momentum=momentum, eps=epsilon, centered=centered)
+from estimator.optimizers.ftrl import FtrlOptimizer  # noqa: E402,F401  (imports Optimizer above)
