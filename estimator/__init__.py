@@ -6,6 +6,7 @@
 """
 
 from estimator import checkpoint, layers, metrics, summary, train
+from estimator._train_step import clip_by_global_norm
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator
 from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
@@ -30,6 +31,7 @@ __all__ = [
     "StopAtStepHook",
     "WarmStartSettings",
     "checkpoint",
+    "clip_by_global_norm",
     "get_module",
     "get_variable",
     "layers",
