@@ -113,7 +113,7 @@ class CudaTransfer(Transfer):
         super().__init__(device)
         self._stream: Optional[Any] = None
 
-    # The four CUDA primitives, one method each (tests replace them to fake a device).
+    # The CUDA primitives, one method each (tests replace them to fake a device).
     def new_stream(self) -> Any:
         return torch.cuda.Stream(self.device)
 
@@ -127,6 +127,9 @@ class CudaTransfer(Transfer):
 
     def consumer_stream(self) -> Any:
         return torch.cuda.current_stream(self.device)
+
+    def mark_used(self, tensor: torch.Tensor, stream: Any) -> None:
+        tensor.record_stream(stream)
 
     def pin(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor if tensor.is_pinned() else tensor.pin_memory()
@@ -150,7 +153,7 @@ class CudaTransfer(Transfer):
         stream = self.consumer_stream()
         stream.wait_event(moved.event)
         for tensor in _tensors(moved.element):
-            tensor.record_stream(stream)
+            self.mark_used(tensor, stream)
         return moved.element
 
 
@@ -231,8 +234,8 @@ class DeviceFeed(PrefetchToDeviceIterator):
     The Estimator puts one after ``input_fn``'s pipeline when the model is on CUDA; since its
     state is the upstream's own, checkpoints are the same with or without it (a checkpoint
     written on a GPU machine resumes on a CPU one, and back). That holds because it snapshots
-    the upstream before every pull: the state at the consumer's position is either the
-    snapshot taken before the next element was pulled, or -- nothing in flight -- the
+    the upstream before every pull: the state at the consumer's position is the snapshot
+    taken before the next element was pulled or, when nothing was pulled ahead, the
     upstream's state now.
     """
 
@@ -243,8 +246,11 @@ class DeviceFeed(PrefetchToDeviceIterator):
     def state_dict(self) -> Dict[str, Any]:
         shared = self._shared
         with shared.pull_lock, shared.cond:
-            if shared.next_pull == shared.lowwater:
+            if self._exhausted:  # the consumer saw the end, so did the upstream
                 return self._upstream.state_dict()
+            # The snapshot taken just before the next element was pulled is the upstream's
+            # state at the consumer's position (also when that pull found the end: the
+            # upstream was not yet exhausted there, as it is not for a bare pipeline).
             for index, snapshot in shared.snapshots:
                 if index == shared.lowwater:
                     if isinstance(snapshot, _SnapshotFailed):
@@ -252,6 +258,8 @@ class DeviceFeed(PrefetchToDeviceIterator):
                                            f"pipeline's state_dict() failed: {snapshot.exc}"
                                            ) from snapshot.exc
                     return snapshot
+            if shared.next_pull == shared.lowwater:  # nothing pulled ahead
+                return self._upstream.state_dict()
         raise RuntimeError("device_feed: no upstream snapshot at the consumer's position "
                            "(prefetch snapshots every pull, so this is a bug)")
 
@@ -300,13 +308,13 @@ class PlainDeviceFeed:
 
 
 def feed_to_device(iterator: Any, device: torch.device, buffer_size: int = 2,
-                   transfer_factory: Callable[[torch.device], Transfer] = make_transfer) -> Any:
+                   transfer_factory: Optional[Callable[[torch.device], Transfer]] = None) -> Any:
     """``iterator`` with its elements moved to ``device`` by a background thread.
 
     A pipeline iterator keeps its checkpoint state (:class:`DeviceFeed`); any other iterator
     is fed the same way but stays uncheckpointable.
     """
-    transfer = transfer_factory(device)
+    transfer = (transfer_factory or make_transfer)(device)
     if isinstance(iterator, DatasetIterator):
         return DeviceFeed(iterator, transfer, buffer_size)
     return PlainDeviceFeed(iter(iterator), transfer, buffer_size)
