@@ -315,7 +315,9 @@ def place_metric(metric: Any, device: torch.device) -> None:
     current = getattr(metric, "device", None)
     if current is None or not hasattr(metric, "to"):
         return
-    if torch.device(current) != device:
+    current = torch.device(current)
+    if current.type != device.type or (current.index != device.index
+                                       and None not in (current.index, device.index)):
         metric.to(device)
 
 
