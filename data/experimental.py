@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
+
+import torch
 
 from data.dataset import Dataset
 from data.options import AutoShardPolicy, AutotuneOptions, DistributeOptions, ThreadingOptions
@@ -12,7 +14,7 @@ __all__ = ["AutoShardPolicy", "AutotuneOptions", "Counter", "DistributeOptions",
            "bucket_by_sequence_length", "cardinality", "choose_from_datasets",
            "get_single_element", "group_by_window", "load", "rejection_resample",
            "sample_from_datasets", "save", "scan", "shuffle_and_repeat", "snapshot",
-           "take_while", "unique"]
+           "take_while", "unique", "copy_to_device", "prefetch_to_device"]
 
 
 def shuffle_and_repeat(buffer_size: int, count: Optional[int] = None,
@@ -121,3 +123,42 @@ def save(dataset: Dataset, path: str, compression: Optional[str] = None) -> None
 def load(path: str, element_spec: Any = None, compression: Optional[str] = None) -> Dataset:
     """``tf.data.experimental.load(path)``: ``Dataset.load(path)``."""
     return Dataset.load(path, element_spec, compression)
+def prefetch_to_device(device: Union[str, torch.device],
+                       buffer_size: Optional[int] = None) -> Callable[[Dataset], Dataset]:
+    """Move elements to ``device`` ahead of use, as ``tf.data.experimental.prefetch_to_device``.
+
+    A background thread pins each element's CPU tensors and copies them on a side CUDA stream;
+    the consumer's stream waits for the copy, so the training thread never blocks on it. Up to
+    ``buffer_size`` elements (``None``: autotuned) wait on the device. ``device`` is a torch
+    name (``"cuda:0"``) or TF's (``"/gpu:0"``); a CPU device passes elements through. Use it
+    last in the pipeline. See :mod:`data.ops.device` for shipping ``uint8`` images.
+
+    >>> import data
+    >>> ds = data.Dataset.range(3).batch(2).apply(data.experimental.prefetch_to_device("cpu"))
+    >>> [b.tolist() for b in ds]
+    [[0, 1], [2]]
+    """
+    from data.ops.device import PrefetchToDeviceDataset, parse_device
+
+    parse_device(device, "prefetch_to_device")  # fail where it is written
+    return lambda dataset: PrefetchToDeviceDataset(dataset, device, buffer_size)
+
+
+def copy_to_device(target_device: Union[str, torch.device],
+                   source_device: str = "/cpu:0") -> Callable[[Dataset], Dataset]:
+    """Move elements to ``target_device`` as they are pulled (``tf.data.experimental.copy_to_device``).
+
+    The copy runs in the thread that pulls the element; add ``.prefetch(n)`` after it to move
+    that to a background thread, or use :func:`prefetch_to_device`. ``source_device`` must be
+    the CPU (elements are produced there).
+
+    >>> import data
+    >>> [int(x) for x in data.Dataset.range(2).apply(data.experimental.copy_to_device("cpu"))]
+    [0, 1]
+    """
+    from data.ops.device import CopyToDeviceDataset, parse_device
+
+    parse_device(target_device, "copy_to_device")
+    if parse_device(source_device, "copy_to_device").type != "cpu":
+        raise ValueError(f"copy_to_device: source_device must be the CPU, got {source_device!r}")
+    return lambda dataset: CopyToDeviceDataset(dataset, target_device)

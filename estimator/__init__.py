@@ -12,6 +12,7 @@ from estimator import checkpoint, feature_column, layers, metrics, summary, trai
 from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
                               DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
                               DNNRegressor, LinearClassifier, LinearRegressor)
+from estimator._train_step import clip_by_global_norm
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator
 from estimator.extenders import add_metrics
@@ -49,6 +50,7 @@ __all__ = [
     "WarmStartSettings",
     "add_metrics",
     "checkpoint",
+    "clip_by_global_norm",
     "feature_column",
     "get_module",
     "get_variable",

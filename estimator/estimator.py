@@ -16,6 +16,7 @@ from estimator._input import close_input, open_input
 from estimator._interrupt import InterruptGuard
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
 from estimator._packages import require
+from estimator._precision import autocast_dtype
 from estimator._threads import compute_threads
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
@@ -147,6 +148,9 @@ class Estimator:
             "rng": checkpoint.capture_rng_state(),
             "input_state": get_state() if callable(get_state) else None,
         }
+        train_ops = scope.step_states.state_dict(scope.optimizers)
+        if train_ops:  # loss scalers, gradients summed mid-accumulation
+            payload["scope"] = {"train_ops": train_ops}
         checkpoint.save(self._model_dir, scope.global_step, payload,
                         self._config.keep_checkpoint_max)
 
@@ -274,6 +278,12 @@ class Estimator:
             preload=preload)
         if payload is not None:
             scope.global_step = int(payload["global_step"])
+            if mode == ModeKeys.TRAIN:
+                scope.step_states.restore((payload.get("scope") or {}).get("train_ops"))
+        config = self._config
+        scope.autocast_dtype = autocast_dtype(config.mixed_precision)
+        scope.compile = config.compile
+        scope.channels_last = config.channels_last and scope.device.type == "cuda"
         return scope
 
     def _threads(self, scope: ModelScope, batches: Any) -> Any:
