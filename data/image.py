@@ -298,3 +298,6 @@ def resize(images: torch.Tensor, size: Union[Sequence[int], torch.Size]) -> torc
     if not out.is_contiguous():
         out = out.contiguous()
     return out if images.dim() == 4 else out[0]
+
+
+from data._tf_image import *  # noqa: E402,F401,F403  (tf.image's crop/colour/random ops)

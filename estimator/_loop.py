@@ -8,8 +8,9 @@ on logging, summary and checkpoint steps. The mode-specific parts are the small 
 
 The loop never pulls a batch ahead: the input iterator's ``state_dict()`` taken at a checkpoint
 is exactly "after the batch of the step just done", so a resumed run continues with the next one.
-Reading ahead and the host-to-device overlap belong to the pipeline (``prefetch``) and to the
-``non_blocking`` copies from pinned memory.
+Reading ahead and the host-to-device overlap belong to the pipeline (``prefetch``) and, for a
+model on CUDA, to the device feed ``open_input`` puts after it (its state is the pipeline's own).
+With ``RunConfig(mixed_precision=...)`` train and evaluate call ``model_fn`` under autocast.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 
 import torch
 
+from estimator import _precision
 from estimator import summary as summary_lib
 from estimator.hooks import (FirstNonFinite, HookList, NanLossDuringTrainingError,
                              SessionRunContext, SessionRunValues)
@@ -138,6 +140,7 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
     hooks.after_create_session(session, None)
     move = make_mover(scope.device)
     training = mode == ModeKeys.TRAIN
+    autocast_dtype = scope.autocast_dtype if mode != ModeKeys.PREDICT else None
     scope.root.train(training)
     first = True
     reason = None
@@ -156,7 +159,8 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
         spec_args = spec_hooks.before_run(context)
         # evaluate and predict build no autograd graph (TF's eval graph has no gradients)
         with torch.set_grad_enabled(training), scope.call(mode, ops.is_summary_step()):
-            spec = call_model_fn(features, labels)
+            with _precision.autocast(scope.device, autocast_dtype):
+                spec = call_model_fn(features, labels)
             if not isinstance(spec, EstimatorSpec):
                 raise TypeError(f"model_fn must return an EstimatorSpec, got {type(spec).__name__}")
             if spec.mode != mode:
@@ -220,6 +224,7 @@ class TrainOps(ModeOps):
         self._log_time = self._save_time = time.time()
         self._log_step = scope.global_step
         self._summary = False
+        self._applied = True
         self._loss: Optional[torch.Tensor] = None
         # TF checks the loss every step; here each step records a non-finite loss on the
         # device (no host sync) and the host reads it on log steps and before every save.
@@ -239,7 +244,9 @@ class TrainOps(ModeOps):
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         before = self.scope.global_step
         spec.train_op()
-        if self.scope.global_step == before:
+        # False while gradients accumulate, or when fp16 loss scaling skipped the step
+        self._applied = getattr(spec.train_op, "applied", True)
+        if self.scope.global_step == before and self._applied:
             if not self._warned_step:
                 logger.warning("the train op did not advance the global step; pass "
                                "global_step=est.train.get_global_step() to minimize(). The "
@@ -251,6 +258,9 @@ class TrainOps(ModeOps):
         return ()
 
     def after_step(self, spec: EstimatorSpec) -> None:
+        if not self._applied:  # no update, no new step: nothing to log, write or save
+            self.scope.summaries.clear()
+            return
         step, config = self.scope.global_step, self.config
         n_log = config.log_step_count_steps
         if n_log and (self._first or step % n_log == 0):
@@ -337,6 +347,18 @@ def metric_value(op: Any) -> Any:
     return op[1] if isinstance(op[1], torch.Tensor) else op[0]
 
 
+def place_metric(metric: Any, device: torch.device) -> None:
+    """Move a metric object made outside ``model_fn`` to the model's device (once), so its
+    updates do not copy each batch to the host. Objects without ``to``/``device`` stay."""
+    current = getattr(metric, "device", None)
+    if current is None or not hasattr(metric, "to"):
+        return
+    current = torch.device(current)
+    if current.type != device.type or (current.index != device.index
+                                       and None not in (current.index, device.index)):
+        metric.to(device)
+
+
 def to_python(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.item() if value.numel() == 1 else value.detach().cpu()
@@ -369,9 +391,11 @@ class EvalOps(ModeOps):
             if isinstance(op, tuple) and is_metric_object(op[0]):
                 if self._batches == 0:
                     op[0].reset()
+                    place_metric(op[0], self.scope.device)
                 op[0].update(*op[1])
             elif is_metric_object(op):
                 self._seen.add(op)
+                place_metric(op, self.scope.device)  # from the next update on
         self._ops = ops
         self._batches += 1
         return ()
@@ -404,7 +428,7 @@ class PredictOps(ModeOps):
                     raise ValueError(f"predict_keys {missing} are not in the predictions "
                                      f"(keys: {sorted(preds)})")
                 preds = {k: preds[k] for k in self.keys}
-            preds = {k: v.detach().cpu() for k, v in preds.items()}
+            preds = {k: _to_cpu(v) for k, v in preds.items()}
         else:
             preds = preds.detach().cpu()
         if not self.single:
@@ -412,10 +436,14 @@ class PredictOps(ModeOps):
         return _split_examples(preds)
 
 
+def _to_cpu(value: Any) -> Any:
+    return value.detach().cpu() if isinstance(value, torch.Tensor) else value  # numpy: as is
+
+
 def _split_examples(preds: Any) -> List[Any]:
     if isinstance(preds, torch.Tensor):
         return list(preds.unbind(0)) if preds.dim() else [preds]
-    sizes = {k: (v.shape[0] if v.dim() else None) for k, v in preds.items()}
+    sizes = {k: (v.shape[0] if len(v.shape) else None) for k, v in preds.items()}
     n = next(iter(sizes.values()), 0)
     bad = {k: s for k, s in sizes.items() if s != n}
     if bad:
