@@ -205,3 +205,9 @@ def test_reads_and_writes_without_the_crc_package(monkeypatch, tmp_path):
     assert open(out, "rb").read() == open(path(FILES[""]), "rb").read()
     with pytest.raises(data.io.DataLossError):
         _records("corrupt.tfrecord")
+
+
+def test_parallel_reads_skip_the_rest_of_a_corrupt_file_only():
+    files = [path("corrupt.tfrecord"), path(FILES[""])]
+    it = iter(data.TFRecordDataset(files, num_parallel_reads=2).ignore_errors())
+    assert len(list(it)) == 2 + 6 and it.num_ignored == 1
