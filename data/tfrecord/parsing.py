@@ -21,11 +21,12 @@ is not batched by ``Dataset.batch``: batch the serialized records and call ``par
 order TF recommends), or call ``to_dense()`` inside ``map``. It may sit in a shuffle buffer
 that is checkpointed (it is registered with ``torch.serialization.add_safe_globals``).
 
-Decoding: the ``protobuf`` runtime (see :mod:`data.tfrecord._proto`). Measured on ImageNet-style
-records (110 KB JPEG + 11 features, 6 requested), median of 5 rounds of 3,000 records on the
-loaded 2-core machine: 25 us per record with the protobuf runtime's C parser (upb), 54 us with
-a hand-written wire-format decoder in Python that skips the unrequested fields (rounds:
-18-26 vs 44-86 us). ``benchmarks/tfrecord.py --compare-decoders`` repeats the measurement.
+Decoding: the ``protobuf`` runtime (see :mod:`data.tfrecord._proto`), chosen by measurement
+(``benchmarks/tfrecord.py --compare-decoders``: 300 ImageNet-style records, a 43 KB JPEG and 14
+other features each, 6 requested; median of 3 rounds on the 2-core machine at load 7-15): 46-62
+us per record with the runtime's C parser (upb), 150-215 us with a hand-written wire-format
+decoder in Python that skips the features it is not asked for. The hand decoder runs one
+Python-level step per field and per integer varint; upb parses the whole record in C.
 """
 
 from __future__ import annotations
