@@ -38,6 +38,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 import numpy as np
 import torch
 
+from data._sparse import SparseTensor
 from data.tfrecord._proto import Example
 
 __all__ = ["FixedLenFeature", "FixedLenSequenceFeature", "SparseTensor", "VarLenFeature",
@@ -70,59 +71,6 @@ class FixedLenSequenceFeature(NamedTuple):
     dtype: Any
     allow_missing: bool = False
     default_value: Any = None
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class SparseTensor:
-    """TF's sparse triple: ``indices`` ``[nnz, rank]``, ``values`` ``[nnz]``, ``dense_shape``.
-
-    ``values`` is a tensor for numeric features and a list of ``bytes`` (or ``str``) for strings.
-
-    >>> sp = SparseTensor(torch.tensor([[0], [2]]), torch.tensor([5, 7]), torch.tensor([3]))
-    >>> sp.to_dense().tolist()
-    [5, 0, 7]
-    """
-
-    indices: torch.Tensor
-    values: Any
-    dense_shape: torch.Tensor
-
-    def __eq__(self, other: Any) -> bool:
-        """Same indices, values and dense shape (dtypes included)."""
-        if not isinstance(other, SparseTensor):
-            return NotImplemented
-        return (_same(self.indices, other.indices) and _same(self.values, other.values)
-                and _same(self.dense_shape, other.dense_shape))
-
-    __hash__ = None  # type: ignore[assignment]  # mutable tensors inside
-
-    def to_dense(self, default_value: Any = None) -> Any:
-        """The dense form, like ``tf.sparse.to_dense``: a tensor, or nested lists of strings."""
-        shape = [int(d) for d in self.dense_shape]
-        if isinstance(self.values, torch.Tensor):
-            fill = 0 if default_value is None else default_value
-            dense = torch.full(shape, fill, dtype=self.values.dtype)
-            if len(self.values):
-                dense[tuple(self.indices.t())] = self.values
-            return dense
-        fill = (b"" if not self.values or isinstance(self.values[0], bytes) else "") \
-            if default_value is None else default_value
-        flat = [fill] * math.prod(shape)
-        strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
-        for index, value in zip(self.indices.tolist(), self.values):
-            flat[sum(i * s for i, s in zip(index, strides))] = value
-        return _nest(flat, shape)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.dtype == b.dtype and a.shape == b.shape and bool(torch.equal(a, b))
-    return a == b
-
-
-# Elements may sit in a shuffle buffer when an iterator is checkpointed, and checkpoints are read
-# with torch.load(weights_only=True): allow this plain container of tensors there.
-torch.serialization.add_safe_globals([SparseTensor])
 
 
 # -- specs -------------------------------------------------------------------------------------
