@@ -32,6 +32,10 @@ from typing import Any, BinaryIO, Dict, Optional, Sequence, Tuple, Union
 from data._iterator import (UPSTREAM, DatasetIterator, MalformedStateError, require_keys,
                             state_int)
 from data.dataset import Dataset
+from data.ops._args import check_int
+from data.ops._parallel import AUTOTUNE
+from data.ops.combine import InterleaveDataset
+from data.sources import TensorSliceDataset
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 Filenames = Union[PathLike, Sequence[PathLike], Dataset]
@@ -141,7 +145,6 @@ class FileSourceDataset(Dataset):
             if isinstance(filenames, (str, bytes, os.PathLike)):
                 filenames = [filenames]
             paths = [_path(op, f, f"filenames[{i}]") for i, f in enumerate(filenames)]
-            from data.sources import TensorSliceDataset
             self._filenames = TensorSliceDataset(paths)
         self._compression = compression(op, compression_type)
         if buffer_size is not None and (not isinstance(buffer_size, int) or buffer_size < 0
@@ -150,8 +153,6 @@ class FileSourceDataset(Dataset):
                              f"got {buffer_size!r}")
         self._buffer_size = buffer_size or DEFAULT_BUFFER_SIZE
         self._buffer_size_arg = buffer_size
-        from data.ops._args import check_int
-        from data.ops._parallel import AUTOTUNE
         if num_parallel_reads is not None:
             num_parallel_reads = check_int(op, "num_parallel_reads", num_parallel_reads, 1,
                                            also=(AUTOTUNE,))
@@ -176,7 +177,6 @@ class FileSourceDataset(Dataset):
     # -- provided --------------------------------------------------------------------------
     def _iterator(self, epoch: int) -> DatasetIterator:
         if self._num_parallel_reads not in (None, 1):
-            from data.ops.combine import InterleaveDataset
             interleaved = InterleaveDataset(
                 self._filenames, lambda name: self.single_file(_path(
                     self.display_name, name, "an element of filenames")),
