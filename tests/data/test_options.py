@@ -236,3 +236,11 @@ def test_tf1_autotune_false_keeps_buffers_fixed():
     options = data.Options()
     options.experimental_optimization.autotune = False
     assert _peak_capacity(ds.with_options(options), 30) == 4
+
+
+def test_options_reach_datasets_that_interleave_opens():
+    inner = lambda x: data.Dataset.range(6).map(_slow_first, num_parallel_calls=2)  # noqa: E731
+    ds = data.Dataset.range(1).interleave(inner, cycle_length=1)
+    assert list(ds) == list(range(6))
+    out = list(_with(ds, deterministic=False))
+    assert sorted(out) == list(range(6)) and out[0] != 0
