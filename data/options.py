@@ -119,7 +119,8 @@ def merge(*options_list: _OptionsBase) -> _OptionsBase:
     default, result = result_type(), result_type()
     for options in options_list:
         for name in options._options:
-            this, that, unset = getattr(result, name), getattr(options, name), getattr(default, name)
+            this, that = getattr(result, name), getattr(options, name)
+            unset = getattr(default, name)
             if that == unset:
                 continue
             if isinstance(that, _OptionsBase):  # a copy: the caller's object stays its own
