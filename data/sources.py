@@ -22,7 +22,7 @@ from data._iterator import (DatasetIterator, MalformedStateError, require_keys, 
                             state_int)
 from data._spec import TensorSpec, from_signature, shapes_into, spec_of, spec_of_leaf
 from data._structure import flatten as leaves, flatten_up_to, pack, to_leaf
-from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
+from data.dataset import INFINITE_CARDINALITY, Dataset
 
 
 _INT64_MAX = 2**63 - 1

@@ -97,6 +97,8 @@ def map_result(value: Any) -> Any:
 
 
 def _valid_leaf(leaf: Any) -> Any:
+    if type(leaf) in _PLAIN_TYPES:  # the common case, without to_leaf's checks
+        return leaf
     leaf = to_leaf(leaf)
     if leaf is None or isinstance(leaf, _LEAF_TYPES):
         return leaf
@@ -107,6 +109,7 @@ def _valid_leaf(leaf: Any) -> Any:
 
 _LEAF_TYPES = (torch.Tensor, bool, int, float, complex, str, bytes, list, Dataset,
                SparseTensor)
+_PLAIN_TYPES = frozenset((torch.Tensor, bool, int, float, str, bytes))
 
 
 def _apply(fn: Callable[..., Any], intra_op_threads: int = 0) -> Callable[[Any], Any]:
