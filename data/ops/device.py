@@ -158,7 +158,11 @@ class CudaTransfer(Transfer):
 
 
 def make_transfer(device: torch.device) -> Transfer:
-    return CudaTransfer(device) if device.type == "cuda" else Transfer(device)
+    if device.type != "cuda":
+        return Transfer(device)
+    if device.index is None:  # the caller's current device, not the worker thread's default
+        device = torch.device("cuda", torch.cuda.current_device())
+    return CudaTransfer(device)
 
 
 class PrefetchToDeviceIterator(ParallelMapIterator):
