@@ -316,8 +316,12 @@ def feed_to_device(iterator: Any, device: torch.device, buffer_size: int = 2,
     """``iterator`` with its elements moved to ``device`` by a background thread.
 
     A pipeline iterator keeps its checkpoint state (:class:`DeviceFeed`); any other iterator
-    is fed the same way but stays uncheckpointable.
+    is fed the same way but stays uncheckpointable. A pipeline that already ends with
+    ``prefetch_to_device`` to a CUDA device is returned as it is.
     """
+    if isinstance(iterator, PrefetchToDeviceIterator) and \
+            isinstance(iterator._transfer, CudaTransfer):
+        return iterator
     transfer = (transfer_factory or make_transfer)(device)
     if isinstance(iterator, DatasetIterator):
         return DeviceFeed(iterator, transfer, buffer_size)
