@@ -76,7 +76,12 @@ def _map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], element: Any) -> An
 
 def _tensors(element: Any) -> List[torch.Tensor]:
     found: List[torch.Tensor] = []
-    _map_tensors(lambda t: found.append(t) or t, element)
+
+    def collect(tensor: torch.Tensor) -> torch.Tensor:
+        found.append(tensor)
+        return tensor
+
+    _map_tensors(collect, element)
     return found
 
 
