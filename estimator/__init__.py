@@ -5,16 +5,21 @@
 'infer'
 """
 
+__distribution__ = "torch-estimator"
+__version__ = "0.1.0"
+
 from estimator import checkpoint, feature_column, layers, metrics, summary, train
 from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
                               DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
                               DNNRegressor, LinearClassifier, LinearRegressor)
+from estimator._train_step import clip_by_global_norm
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator
 from estimator.extenders import add_metrics
 from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
                              SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues,
                              StopAtStepHook)
+from estimator.progress import ProgressAwareHandler, ProgressHook
 from estimator.run_config import RunConfig
 from estimator.spec import EstimatorSpec, ModeKeys
 from estimator.variables import get_module, get_variable, variable_scope
@@ -34,6 +39,8 @@ __all__ = [
     "ModeKeys",
     "NanLossDuringTrainingError",
     "NanTensorHook",
+    "ProgressAwareHandler",
+    "ProgressHook",
     "RunConfig",
     "SessionRunArgs",
     "SessionRunContext",
@@ -43,6 +50,7 @@ __all__ = [
     "WarmStartSettings",
     "add_metrics",
     "checkpoint",
+    "clip_by_global_norm",
     "feature_column",
     "get_module",
     "get_variable",

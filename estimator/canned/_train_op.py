@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from estimator.scope import ModelScope, current_scope
-from estimator.train import Optimizer, _resolve_lr
+from estimator.train import Optimizer, _resolve_lr, _set_lr
 
 
 class GroupedTrainOp:
@@ -41,12 +41,12 @@ class GroupedTrainOp:
     def __call__(self) -> None:
         optimizers: List[torch.optim.Optimizer] = []
         for (opt, params_fn), name in zip(self.parts, self.names):
-            lr = None if opt.learning_rate is None else _resolve_lr(opt.learning_rate)
+            lr = (None if opt.learning_rate is None
+                  else _resolve_lr(opt.learning_rate, self.scope.device))
             torch_opt = self.scope.get_or_create_optimizer(
                 name, lambda: self._build(opt, params_fn, lr))
             if lr is not None:
-                for group in torch_opt.param_groups:
-                    group["lr"] = lr
+                _set_lr(torch_opt, lr)
             torch_opt.zero_grad(set_to_none=True)
             optimizers.append(torch_opt)
         self.loss.backward()  # the parts cover every variable of the model
