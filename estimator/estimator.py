@@ -139,7 +139,8 @@ class Estimator:
             "input_state": get_state() if callable(get_state) else None,
         }
         checkpoint.save(self._model_dir, scope.global_step, payload,
-                        self._config.keep_checkpoint_max)
+                        self._config.keep_checkpoint_max,
+                        keep_every_n_hours=_keep_hours(self._config))
 
     # -- evaluate ------------------------------------------------------------------------------
     def evaluate(self, input_fn: Callable[..., Any], steps: Optional[int] = None,
@@ -277,6 +278,12 @@ class Estimator:
 
     def _bind(self, mode: str) -> Callable[[Any, Any], Any]:
         return bind_model_fn(self._model_fn, mode, self._params, self._config)
+
+
+def _keep_hours(config: RunConfig) -> Optional[float]:
+    """``keep_checkpoint_every_n_hours``, or ``None`` for TF's default of 10000 (keep none)."""
+    hours = config.keep_checkpoint_every_n_hours
+    return None if hours is None or hours >= 10000 else hours
 
 
 def _apply_inter_op_threads(threads: Optional[int]) -> None:

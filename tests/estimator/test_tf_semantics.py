@@ -273,3 +273,26 @@ def test_save_summary_steps_zero_writes_no_summaries(tmp_path):
     config = CPU.replace(save_summary_steps=0)
     est.Estimator(model_fn, str(tmp_path), config=config).train(input_fn)
     assert not list(tmp_path.glob("events.out.tfevents.*"))
+
+
+def test_keep_checkpoint_every_n_hours_keeps_old_checkpoints_on_disk(tmp_path, monkeypatch):
+    import time
+
+    from estimator.checkpoint import _files
+
+    clock = [time.time() + 100 * 3600]  # a clock ahead of the files' own times
+    monkeypatch.setattr(_files, "time", type("Clock", (), {"time": staticmethod(lambda: clock[0])}))
+
+    class Tick(est.SessionRunHook):  # each step takes half an hour
+        def after_run(self, run_context, run_values):
+            clock[0] += 1800
+
+    config = CPU.replace(save_checkpoints_steps=1, keep_checkpoint_max=2,
+                         keep_checkpoint_every_n_hours=1)
+    est.Estimator(model_fn, str(tmp_path), config=config).train(
+        lambda: data.Dataset.from_tensor_slices((X, Y)).repeat(2).batch(4), hooks=[Tick()])
+    on_disk = sorted(int(p.name.split("-")[1].split(".")[0]) for p in tmp_path.glob("model.ckpt-*.pt"))
+    # steps 1..6 at half-hour intervals; kept: the two newest and one per hour before them
+    assert on_disk == [3, 5, 6]
+    assert est.Estimator(model_fn, str(tmp_path), config=config).latest_checkpoint().endswith(
+        "model.ckpt-6.pt")
