@@ -171,8 +171,9 @@ def conv2d(inputs: torch.Tensor, filters: int, kernel_size: IntPair, strides: In
            dilation_rate: IntPair = (1, 1), activation: Activation = None, use_bias: bool = True,
            kernel_initializer: Optional[Initializer] = None,
            bias_initializer: Optional[Initializer] = None, trainable: bool = True,
-           name: Optional[str] = None) -> torch.Tensor:
-    """2-D convolution, as ``tf.layers.conv2d``.
+           name: Optional[str] = None, reuse: Any = None) -> torch.Tensor:
+    """2-D convolution, as ``tf.layers.conv2d`` (``reuse=True`` shares the layer ``name``
+    created earlier in this call, as TF's ``reuse``).
 
     >>> import torch
     >>> from estimator.scope import ModelScope
@@ -186,7 +187,7 @@ def conv2d(inputs: torch.Tensor, filters: int, kernel_size: IntPair, strides: In
     padding = _check_padding(padding)
     x = _to_nchw(_tensor_input(inputs, "conv2d"), data_format)
     scope = current_scope()
-    path = scope.unique_name("conv2d", name)
+    path = scope.unique_name("conv2d", name, reuse=reuse)
     in_channels = x.shape[1]
     layer = scope.get_or_create(path, lambda: Conv2D(
         in_channels, filters, kernel, use_bias, kernel_initializer, bias_initializer, trainable))
@@ -238,8 +239,9 @@ def average_pooling2d(inputs: torch.Tensor, pool_size: IntPair, strides: IntPair
 def dense(inputs: torch.Tensor, units: int, activation: Activation = None, use_bias: bool = True,
           kernel_initializer: Optional[Initializer] = None,
           bias_initializer: Optional[Initializer] = None, trainable: bool = True,
-          name: Optional[str] = None) -> torch.Tensor:
-    """Fully connected layer over the last axis, as ``tf.layers.dense``.
+          name: Optional[str] = None, reuse: Any = None) -> torch.Tensor:
+    """Fully connected layer over the last axis, as ``tf.layers.dense`` (``reuse=True`` shares
+    the layer ``name`` created earlier in this call).
 
     >>> import torch
     >>> from estimator.scope import ModelScope
@@ -250,7 +252,7 @@ def dense(inputs: torch.Tensor, units: int, activation: Activation = None, use_b
     """
     inputs = _tensor_input(inputs, "dense")
     scope = current_scope()
-    path = scope.unique_name("dense", name)
+    path = scope.unique_name("dense", name, reuse=reuse)
     in_features = inputs.shape[-1]
     layer = scope.get_or_create(path, lambda: Dense(
         in_features, units, use_bias, kernel_initializer, bias_initializer, trainable))
@@ -292,7 +294,7 @@ def flatten(inputs: torch.Tensor, name: Optional[str] = None) -> torch.Tensor:
 def batch_normalization(inputs: torch.Tensor, axis: int = -1, momentum: float = 0.99,
                         epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                         training: bool = False, trainable: bool = True,
-                        name: Optional[str] = None) -> torch.Tensor:
+                        name: Optional[str] = None, reuse: Any = None) -> torch.Tensor:
     """Batch normalization over ``axis`` (the channels), as ``tf.layers.batch_normalization``.
 
     With ``training=True`` it normalizes with the batch statistics and updates the moving ones
@@ -304,7 +306,7 @@ def batch_normalization(inputs: torch.Tensor, axis: int = -1, momentum: float = 
     ndim = inputs.dim()
     axis = axis % ndim
     scope = current_scope()
-    path = scope.unique_name("batch_normalization", name)
+    path = scope.unique_name("batch_normalization", name, reuse=reuse)
     channels = inputs.shape[axis]
     layer = scope.get_or_create(path, lambda: BatchNorm(channels, center, scale, trainable))
     _check_shape(path, "moving_mean", layer.moving_mean, (channels,))

@@ -189,13 +189,14 @@ class ModelScope:
         return name
 
     def unique_name(self, base: str, name: Optional[str] = None, namespace: str = "",
-                    shared: bool = False) -> str:
+                    shared: bool = False, reuse: Any = None) -> str:
         """Full path for a new object: ``name`` if given, else ``base``, ``base_1``, ...
 
         For layers and variables (the default namespace) the variable scope's ``reuse`` rules
         apply, as in TF: without reuse a path claimed earlier in this call is an error
         ("already exists"); with ``reuse=True`` a path not claimed yet is one ("does not
-        exist"). ``shared`` (``get_module``) returns the same object for the same name.
+        exist"). ``shared`` (``get_module``) returns the same object for the same name;
+        ``reuse`` (a layer's own ``reuse=`` argument) applies to this name only.
         """
         prefix = "/".join(self._prefix)
         if name is not None and (not name or "." in name):
@@ -216,7 +217,7 @@ class ModelScope:
             short = f"{base}_{i}"
         counters.add(short)
         full = f"{prefix}/{short}" if prefix else short
-        reuse = self.reuse
+        reuse = self.reuse if reuse is None or reuse is False or self.reuse is True else reuse
         if reuse is True and full not in self._claimed:
             raise ValueError(
                 f"Variable {full} does not exist, or was not created by this model_fn call "

@@ -134,3 +134,16 @@ def test_identity_names_a_tensor_for_logging_tensor_hook(tmp_path, caplog):
     bad = est.LoggingTensorHook(["nope"], every_n_iter=1)
     with pytest.raises(KeyError, match=r"'nope'.*softmax_tensor"):
         est.Estimator(fn, str(tmp_path / "b"), config=CPU).train(input_fn, steps=1, hooks=[bad])
+
+
+def test_a_layers_own_reuse_argument_shares_it_by_name():
+    scope = ModelScope()
+    with scope.call("train"):
+        a = est.layers.dense(X, 3, name="fc")
+        b = est.layers.dense(X, 3, name="fc", reuse=True)
+        with pytest.raises(ValueError, match="Variable other does not exist"):
+            est.layers.dense(X, 3, name="other", reuse=True)
+        c = est.layers.conv2d(X.reshape(-1, 2, 2, 1), 2, 1, name="conv", reuse=est.AUTO_REUSE)
+        d = est.layers.conv2d(X.reshape(-1, 2, 2, 1), 2, 1, name="conv", reuse=est.AUTO_REUSE)
+    assert torch.equal(a, b) and torch.equal(c, d)
+    assert scope.variable_names() == ["fc/kernel", "fc/bias", "conv/kernel", "conv/bias"]
