@@ -14,7 +14,7 @@ from estimator import _validate
 from estimator._fn_args import bind_model_fn
 from estimator._input import close_input, open_input
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
-from estimator._threads import compute_threads
+from estimator._threads import apply_inter_op_threads, compute_threads
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
 from estimator.scope import ModelScope, to_path, to_state_key
@@ -74,7 +74,7 @@ class Estimator:
         self._model_fn = model_fn
         self._params = _validate.check_params(params)
         self._warm_start_from = warm_start_from
-        _apply_inter_op_threads(self._config.inter_op_parallelism_threads)
+        apply_inter_op_threads(self._config.inter_op_parallelism_threads)
         self._seen_metrics: List[Any] = []
 
     @property
@@ -284,16 +284,6 @@ def _keep_hours(config: RunConfig) -> Optional[float]:
     """``keep_checkpoint_every_n_hours``, or ``None`` for TF's default of 10000 (keep none)."""
     hours = config.keep_checkpoint_every_n_hours
     return None if hours is None or hours >= 10000 else hours
-
-
-def _apply_inter_op_threads(threads: Optional[int]) -> None:
-    if threads is None or threads == torch.get_num_interop_threads():
-        return
-    try:
-        torch.set_num_interop_threads(threads)
-    except RuntimeError as e:  # torch allows it once, before any inter-op work
-        logger.warning("RunConfig: inter_op_parallelism_threads=%d could not be applied (%s); "
-                       "torch keeps %d", threads, e, torch.get_num_interop_threads())
 
 
 class _IdentitySet:
