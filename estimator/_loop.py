@@ -45,8 +45,11 @@ class LoopSession:
 # -- batches ----------------------------------------------------------------------------------
 def split_element(element: Any) -> Tuple[Any, Any]:
     """A ``(features, labels)`` pair stays a pair (a ``[x, y]`` list from a ``DataLoader`` too);
-    anything else is features without labels."""
-    if type(element) in (tuple, list) and len(element) == 2:
+    anything else is features without labels (a batch of two strings stays features)."""
+    if type(element) is tuple and len(element) == 2:
+        return element
+    if type(element) is list and len(element) == 2 and not any(
+            isinstance(x, (str, bytes, int, float)) for x in element):
         return element[0], element[1]
     return element, None
 

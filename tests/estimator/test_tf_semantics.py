@@ -296,3 +296,15 @@ def test_keep_checkpoint_every_n_hours_keeps_old_checkpoints_on_disk(tmp_path, m
     assert on_disk == [3, 5, 6]
     assert est.Estimator(model_fn, str(tmp_path), config=config).latest_checkpoint().endswith(
         "model.ckpt-6.pt")
+
+
+def test_a_batch_of_two_strings_stays_features(tmp_path):
+    seen = []
+
+    def fn(features, mode):
+        seen.append(features)
+        return est.EstimatorSpec(mode, predictions=torch.zeros(len(features)))
+
+    model = est.Estimator(fn, str(tmp_path), config=CPU)
+    list(model.predict(lambda: data.Dataset.from_tensor_slices(["a", "b"]).batch(2)))
+    assert seen == [["a", "b"]]
