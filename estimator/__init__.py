@@ -5,13 +5,23 @@
 'infer'
 """
 
-from estimator import checkpoint, inputs, layers, losses, metrics, nn, summary, train
+__distribution__ = "torch-estimator"
+__version__ = "0.1.0"
+
+from estimator import (checkpoint, feature_column, inputs, layers, losses, metrics, nn, summary,
+                       train)
 from estimator._named import identity
+from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
+                              DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
+                              DNNRegressor, LinearClassifier, LinearRegressor)
+from estimator._train_step import clip_by_global_norm
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator
+from estimator.extenders import add_metrics
 from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
                              SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues,
                              StopAtStepHook)
+from estimator.progress import ProgressAwareHandler, ProgressHook
 from estimator.run_config import RunConfig
 from estimator.scope import AUTO_REUSE
 from estimator.spec import EstimatorSpec, ModeKeys
@@ -20,12 +30,22 @@ from estimator.variables import (VariableScope, get_module, get_variable, global
 
 __all__ = [
     "AUTO_REUSE",
+    "BaselineClassifier",
+    "BaselineRegressor",
+    "DNNClassifier",
+    "DNNLinearCombinedClassifier",
+    "DNNLinearCombinedRegressor",
+    "DNNRegressor",
     "Estimator",
     "EstimatorSpec",
+    "LinearClassifier",
+    "LinearRegressor",
     "LoggingTensorHook",
     "ModeKeys",
     "NanLossDuringTrainingError",
     "NanTensorHook",
+    "ProgressAwareHandler",
+    "ProgressHook",
     "RunConfig",
     "SessionRunArgs",
     "SessionRunContext",
@@ -34,7 +54,10 @@ __all__ = [
     "StopAtStepHook",
     "VariableScope",
     "WarmStartSettings",
+    "add_metrics",
     "checkpoint",
+    "clip_by_global_norm",
+    "feature_column",
     "get_module",
     "get_variable",
     "global_variables",

@@ -55,16 +55,15 @@ class ApplyGradientsOp:
         self.scope, self.name = scope, name
 
     def __call__(self) -> None:
-        from estimator.train import _resolve_lr
+        from estimator.train import _resolve_lr, _set_lr
 
         lr = self.optimizer.learning_rate
-        lr = None if lr is None else _resolve_lr(lr)
+        lr = None if lr is None else _resolve_lr(lr, self.scope.device)
         params = [v for _, v in self.pairs]
         opt = self.scope.get_or_create_optimizer(self.name,
                                                  lambda: self.optimizer.build(params, lr))
         if lr is not None:
-            for group in opt.param_groups:
-                group["lr"] = lr
+            _set_lr(opt, lr)
         for grad, var in self.pairs:
             var.grad = None if grad is None else grad.detach().to(var.dtype)
         opt.step()

@@ -8,6 +8,9 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
+from estimator._modules import compile_options
+from estimator._precision import autocast_dtype
+
 logger = logging.getLogger("estimator")
 
 _DEFAULT_SECS = 600
@@ -74,6 +77,14 @@ class RunConfig:
     input pipeline with parallel workers when the model also runs on the CPU (see
     ``estimator._threads``), and torch's setting alone otherwise.
 
+    The GPU path: ``mixed_precision`` (``None``, ``"bf16"`` or ``"fp16"``; TF's
+    ``"mixed_bfloat16"``/``"mixed_float16"`` too) runs ``model_fn`` under autocast in train
+    and evaluate, with dynamic loss scaling for fp16 (see :mod:`estimator._precision`).
+    ``compile`` (``True``, a ``torch.compile`` backend name or a dict of its arguments) compiles
+    every module of ``est.get_module`` in place, checkpoint names unchanged (see
+    :mod:`estimator._modules`). ``channels_last=True`` stores conv kernels channels_last on
+    CUDA (ignored elsewhere; off by default, not yet measured).
+
     TF's other arguments are accepted: ``session_config`` (a dict, or an object with those
     attributes such as TF's ``ConfigProto``) maps ``intra_op_parallelism_threads``,
     ``inter_op_parallelism_threads`` (torch's inter-op threads, set when the Estimator is built)
@@ -101,6 +112,9 @@ class RunConfig:
     log_step_count_steps: Optional[int] = 100
     device: Optional[Union[str, torch.device]] = None
     intra_op_parallelism_threads: Optional[int] = None
+    mixed_precision: Optional[str] = None
+    compile: Any = False
+    channels_last: bool = False
     # TF's other arguments (see the class docstring)
     session_config: Any = None
     keep_checkpoint_every_n_hours: float = 10000
@@ -159,6 +173,10 @@ class RunConfig:
                                     or threads < 1):
             raise ValueError(f"RunConfig: intra_op_parallelism_threads must be an int >= 1 or "
                              f"None, got {threads!r}")
+        autocast_dtype(self.mixed_precision)
+        compile_options(self.compile)
+        if not isinstance(self.channels_last, bool):
+            raise ValueError(f"RunConfig: channels_last must be a bool, got {self.channels_last!r}")
         if self.model_dir is not None:
             object.__setattr__(self, "model_dir", str(self.model_dir))
         inter = self.inter_op_parallelism_threads
