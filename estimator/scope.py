@@ -178,6 +178,17 @@ class ModelScope:
             self._reuse.pop()
             self._prefix = saved
 
+    @contextlib.contextmanager
+    def reusing(self, reuse: Any) -> Iterator[None]:
+        """Apply ``reuse`` (``True`` or ``AUTO_REUSE``) inside, without a name prefix (what TF's
+        shared embedding columns do for their one table)."""
+        parent = self._reuse[-1] if self._reuse else False
+        self._reuse.append(parent if parent is True else reuse)
+        try:
+            yield
+        finally:
+            self._reuse.pop()
+
     @property
     def reuse(self) -> Any:
         """The reuse flag of the innermost variable scope: ``False``, ``True`` or ``AUTO_REUSE``."""
