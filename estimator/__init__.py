@@ -8,7 +8,9 @@
 __distribution__ = "torch-estimator"
 __version__ = "0.1.0"
 
-from estimator import checkpoint, feature_column, layers, metrics, summary, train
+from estimator import (checkpoint, feature_column, inputs, layers, losses, metrics, nn, summary,
+                       train)
+from estimator._named import identity
 from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
                               DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
                               DNNRegressor, LinearClassifier, LinearRegressor)
@@ -21,10 +23,13 @@ from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanT
                              StopAtStepHook)
 from estimator.progress import ProgressAwareHandler, ProgressHook
 from estimator.run_config import RunConfig
+from estimator.scope import AUTO_REUSE
 from estimator.spec import EstimatorSpec, ModeKeys
-from estimator.variables import get_module, get_variable, variable_scope
+from estimator.variables import (VariableScope, get_module, get_variable, global_variables,
+                                 trainable_variables, variable_scope)
 
 __all__ = [
+    "AUTO_REUSE",
     "BaselineClassifier",
     "BaselineRegressor",
     "DNNClassifier",
@@ -47,6 +52,7 @@ __all__ = [
     "SessionRunHook",
     "SessionRunValues",
     "StopAtStepHook",
+    "VariableScope",
     "WarmStartSettings",
     "add_metrics",
     "checkpoint",
@@ -54,9 +60,15 @@ __all__ = [
     "feature_column",
     "get_module",
     "get_variable",
+    "global_variables",
+    "identity",
+    "inputs",
     "layers",
+    "losses",
     "metrics",
+    "nn",
     "summary",
     "train",
+    "trainable_variables",
     "variable_scope",
 ]

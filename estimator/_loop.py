@@ -24,6 +24,7 @@ import torch
 
 from estimator import _precision
 from estimator import summary as summary_lib
+from estimator._validate import check_metric_names
 from estimator.hooks import (FirstNonFinite, HookList, NanLossDuringTrainingError,
                              SessionRunContext, SessionRunValues)
 from estimator.scope import ModelScope
@@ -48,9 +49,13 @@ class LoopSession:
 
 # -- batches ----------------------------------------------------------------------------------
 def split_element(element: Any) -> Tuple[Any, Any]:
-    """A ``(features, labels)`` pair stays a pair; anything else is features without labels."""
+    """A ``(features, labels)`` pair stays a pair (a ``[x, y]`` list from a ``DataLoader`` too);
+    anything else is features without labels (a batch of two strings stays features)."""
     if type(element) is tuple and len(element) == 2:
         return element
+    if type(element) is list and len(element) == 2 and not any(
+            isinstance(x, (str, bytes, int, float)) for x in element):
+        return element[0], element[1]
     return element, None
 
 
@@ -96,8 +101,10 @@ def batch_size(features: Any, labels: Any) -> int:
     return 1
 
 
-def resolve_fetches(fetches: Any, spec: EstimatorSpec) -> Any:
-    """Replace tensor names in ``fetches`` by the detached tensors of ``spec``."""
+def resolve_fetches(fetches: Any, spec: EstimatorSpec,
+                    named_tensors: Optional[Dict[str, Any]] = None) -> Any:
+    """Replace tensor names in ``fetches`` by the detached tensors of ``spec`` or those named
+    with ``est.identity`` (``name`` or ``name:0``)."""
     named: Dict[str, Any] = {}
     if spec.loss is not None:
         named["loss"] = spec.loss
@@ -108,11 +115,14 @@ def resolve_fetches(fetches: Any, spec: EstimatorSpec) -> Any:
     for key, op in (spec.eval_metric_ops or {}).items():
         if isinstance(op, tuple) and isinstance(op[0], torch.Tensor):
             named.setdefault(key, op[1] if isinstance(op[1], torch.Tensor) else op[0])
+    named.update(named_tensors or {})
 
     def one(f: Any) -> Any:
         if f is None:
             return None
         if isinstance(f, str):
+            if f not in named and f.endswith(":0"):
+                f = f[:-2]
             if f not in named:
                 raise KeyError(f"hook fetch {f!r} is not a tensor of the EstimatorSpec; "
                                f"available: {sorted(named)}")
@@ -154,6 +164,8 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
             reason = "the input is exhausted"
             break
         features, labels = split_element(move(element))
+        if mode == ModeKeys.PREDICT:
+            labels = None  # as TF: predict feeds features only
         context = SessionRunContext(session)
         args = hooks.before_run(context)
         spec_args = spec_hooks.before_run(context)
@@ -176,11 +188,13 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
             scope.check_restored()
             first = False
         if args is not None:
-            hooks.after_run(context, SessionRunValues(resolve_fetches(args.fetches, spec)))
+            hooks.after_run(context, SessionRunValues(resolve_fetches(args.fetches, spec,
+                                                                      scope.named_tensors)))
         else:
             hooks.after_run(context, SessionRunValues(None))
         spec_hooks.after_run(context, SessionRunValues(
-            None if spec_args is None else resolve_fetches(spec_args.fetches, spec)))
+            None if spec_args is None else resolve_fetches(spec_args.fetches, spec,
+                                                           scope.named_tensors)))
         yield from outputs
         ops.after_step(spec)
         if context.stop_requested:
@@ -343,8 +357,9 @@ def metric_value(op: Any) -> Any:
         return metric.compute()
     if is_metric_object(op[0]):  # (metric, args): updated by the loop
         return op[0].compute()
-    # (value, update_op) from an eager metric: update_op holds the value after the last update
-    return op[1] if isinstance(op[1], torch.Tensor) else op[0]
+    # (value, update_op): the value element, as TF reports it
+    value = op[0]
+    return value if isinstance(value, (torch.Tensor, int, float)) else op[1]
 
 
 def place_metric(metric: Any, device: torch.device) -> None:
@@ -387,6 +402,8 @@ class EvalOps(ModeOps):
         self._loss_sum = self._loss_sum + spec.loss.detach() * n
         self._count += n
         ops = spec.eval_metric_ops or {}
+        if self._batches == 0:
+            check_metric_names(ops)
         for name, op in ops.items():
             if isinstance(op, tuple) and is_metric_object(op[0]):
                 if self._batches == 0:
@@ -421,6 +438,9 @@ class PredictOps(ModeOps):
 
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         preds = spec.predictions
+        if not isinstance(preds, dict) and self.keys:
+            raise ValueError("predict_keys argument is not valid in case of non-dict "
+                             "predictions.")
         if isinstance(preds, dict):
             if self.keys is not None:
                 missing = [k for k in self.keys if k not in preds]

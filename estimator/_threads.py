@@ -50,3 +50,14 @@ def compute_threads(device: torch.device, configured: Optional[int],
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def apply_inter_op_threads(threads: Optional[int]) -> None:
+    """Set torch's inter-op threads (``RunConfig.inter_op_parallelism_threads``) if it still can."""
+    if threads is None or threads == torch.get_num_interop_threads():
+        return
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError as e:  # torch allows it once, before any inter-op work
+        logger.warning("RunConfig: inter_op_parallelism_threads=%d could not be applied (%s); "
+                       "torch keeps %d", threads, e, torch.get_num_interop_threads())

@@ -10,14 +10,15 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 import torch
 
 from estimator import checkpoint
-from estimator._fn_args import bind_model_fn, fn_args
+from estimator import _validate
+from estimator._fn_args import bind_model_fn
 from estimator._hparams import write_hparams
 from estimator._input import close_input, open_input
 from estimator._interrupt import InterruptGuard
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
 from estimator._packages import require
 from estimator._precision import autocast_dtype
-from estimator._threads import compute_threads
+from estimator._threads import apply_inter_op_threads, compute_threads
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
 from estimator.scope import ModelScope, to_path, to_state_key
@@ -27,9 +28,7 @@ from estimator.summary import LazyWriter
 logger = logging.getLogger("estimator")
 
 
-def _positive(name: str, value: Optional[int]) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+_positive = _validate.positive_int
 
 
 class Estimator:
@@ -61,12 +60,11 @@ class Estimator:
     def __init__(self, model_fn: Callable[..., Any], model_dir: Optional[str] = None,
                  config: Optional[RunConfig] = None, params: Optional[Dict[str, Any]] = None,
                  warm_start_from: Any = None) -> None:
-        if not callable(model_fn):
-            raise TypeError(f"model_fn must be callable, got {type(model_fn).__name__}")
-        fn_args(model_fn)
+        _validate.check_model_fn(model_fn, params)
         config = config if config is not None else RunConfig()
         if not isinstance(config, RunConfig):
-            raise TypeError(f"config must be an est.RunConfig, got {type(config).__name__}")
+            raise ValueError(f"config must be an instance of `RunConfig`, but provided {config!r}.")
+        model_dir = _validate.check_model_dir(model_dir)
         if model_dir is not None and config.model_dir is not None and \
                 os.path.abspath(model_dir) != os.path.abspath(config.model_dir):
             raise ValueError(f"model_dir={model_dir!r} differs from config.model_dir="
@@ -79,8 +77,9 @@ class Estimator:
         self._model_dir = os.fspath(model_dir)
         self._config = config.replace(model_dir=self._model_dir)
         self._model_fn = model_fn
-        self._params = dict(params or {})
+        self._params = _validate.check_params(params)
         self._warm_start_from = warm_start_from
+        apply_inter_op_threads(self._config.inter_op_parallelism_threads)
         self._seen_metrics: List[Any] = []
 
     @property
@@ -116,7 +115,7 @@ class Estimator:
                 logger.info("Skipping training: global step %d already reached max_steps=%d.",
                             start, max_steps)
                 return self
-            hook_list = HookList([*(hooks or ()), interrupt])
+            hook_list = HookList([*_validate.hook_list(hooks), interrupt])
             self._seed()
             scope = self._new_scope(payload, ModeKeys.TRAIN)
             batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
@@ -152,7 +151,8 @@ class Estimator:
         if train_ops:  # loss scalers, gradients summed mid-accumulation
             payload["scope"] = {"train_ops": train_ops}
         checkpoint.save(self._model_dir, scope.global_step, payload,
-                        self._config.keep_checkpoint_max)
+                        self._config.keep_checkpoint_max,
+                        keep_every_n_hours=_keep_hours(self._config))
 
     # -- evaluate ------------------------------------------------------------------------------
     def evaluate(self, input_fn: Callable[..., Any], steps: Optional[int] = None,
@@ -167,13 +167,13 @@ class Estimator:
         in ``model_dir/eval`` (``eval_<name>`` when named).
         """
         _positive("steps", steps)
-        payload = self._load_for_inference(checkpoint_path)
+        payload = self._load_for_inference(checkpoint_path, "evaluate")
         self._seed()
         scope = self._new_scope(payload, ModeKeys.EVAL)
         for metric in self._seen_metrics:
             metric.reset()
         batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config)
-        hook_list = HookList(hooks or ())
+        hook_list = HookList(_validate.hook_list(hooks))
         ops = EvalOps(scope, steps, _IdentitySet(self._seen_metrics))
         try:
             hook_list.begin()
@@ -213,11 +213,11 @@ class Estimator:
         ``yield_single_examples=False``; ``predict_keys`` selects prediction keys."""
         if isinstance(predict_keys, str):
             predict_keys = [predict_keys]
-        payload = self._load_for_inference(checkpoint_path)
+        payload = self._load_for_inference(checkpoint_path, "predict")
         self._seed()
         scope = self._new_scope(payload, ModeKeys.PREDICT)
         batches = open_input(input_fn, ModeKeys.PREDICT, self._params, self._config)
-        hook_list = HookList(hooks or ())
+        hook_list = HookList(_validate.hook_list(hooks))
         try:
             hook_list.begin()
             with self._threads(scope, batches):
@@ -257,13 +257,14 @@ class Estimator:
             return None
         return checkpoint.load(self._model_dir)
 
-    def _load_for_inference(self, checkpoint_path: Optional[str]) -> Dict[str, Any]:
+    def _load_for_inference(self, checkpoint_path: Optional[str], what: str
+                            ) -> Optional[Dict[str, Any]]:
         if checkpoint_path is not None:
             return checkpoint.load(checkpoint_path)
         payload = self._load_latest()
-        if payload is None:
-            raise ValueError(f"Could not find trained model in model_dir: {self._model_dir!r}; "
-                             "call train() first or pass checkpoint_path=")
+        if payload is None:  # as TF: run from the initial values (or the warm start)
+            logger.info("Could not find trained model in model_dir: %s, running initialization "
+                        "to %s.", self._model_dir, what)
         return payload
 
     def _seed(self) -> None:
@@ -275,7 +276,7 @@ class Estimator:
     def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str) -> ModelScope:
         seed = self._config.tf_random_seed
         preload = None
-        if payload is None and self._warm_start_from is not None and mode == ModeKeys.TRAIN:
+        if payload is None and self._warm_start_from is not None:  # every mode, as TF
             preload = checkpoint.warm_start_state(self._warm_start_from)
             logger.info("Warm-starting %d variables from %s", len(preload),
                         self._warm_start_from)
@@ -284,7 +285,7 @@ class Estimator:
             restore=None if payload is None else payload["model"],
             restore_optimizers=(payload.get("optimizers") if payload and mode == ModeKeys.TRAIN
                                 else None),
-            preload=preload)
+            preload=preload, ignore_unclaimed=mode != ModeKeys.TRAIN)
         if payload is not None:
             scope.global_step = int(payload["global_step"])
             if mode == ModeKeys.TRAIN:
@@ -300,6 +301,12 @@ class Estimator:
 
     def _bind(self, mode: str) -> Callable[[Any, Any], Any]:
         return bind_model_fn(self._model_fn, mode, self._params, self._config)
+
+
+def _keep_hours(config: RunConfig) -> Optional[float]:
+    """``keep_checkpoint_every_n_hours``, or ``None`` for TF's default of 10000 (keep none)."""
+    hours = config.keep_checkpoint_every_n_hours
+    return None if hours is None or hours >= 10000 else hours
 
 
 class _IdentitySet:

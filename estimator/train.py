@@ -21,6 +21,8 @@ import torch
 from torch import nn
 
 from estimator import _train_step
+from estimator._schedules import (cosine_decay, exponential_decay, inverse_time_decay,
+                                  natural_exp_decay, piecewise_constant, polynomial_decay)
 from estimator.scope import ModelScope, current_scope
 
 logger = logging.getLogger("estimator")
@@ -28,11 +30,13 @@ logger = logging.getLogger("estimator")
 LearningRate = Union[float, Callable[[], Any], torch.Tensor]
 
 __all__ = ["AdagradOptimizer", "AdamOptimizer", "GradientDescentOptimizer", "MomentumOptimizer",
-           "Optimizer", "RMSPropOptimizer", "TrainOp", "exponential_decay", "get_global_step",
-           "optimize_loss"]
+           "Optimizer", "RMSPropOptimizer", "TrainOp", "cosine_decay", "create_global_step",
+           "exponential_decay", "get_global_step", "get_or_create_global_step",
+           "inverse_time_decay", "natural_exp_decay", "optimize_loss", "piecewise_constant",
+           "polynomial_decay"]
 
 
-def get_global_step() -> int:
+def get_global_step(graph: Any = None) -> int:
     """The number of training steps done so far (an ``int``; pass it to ``minimize``).
 
     >>> from estimator.scope import ModelScope
@@ -43,21 +47,19 @@ def get_global_step() -> int:
     return current_scope().global_step
 
 
-def exponential_decay(learning_rate: float, global_step: Any, decay_steps: int,
-                      decay_rate: float, staircase: bool = False) -> float:
-    """``learning_rate * decay_rate ** (global_step / decay_steps)``, as TF's.
+def get_or_create_global_step(graph: Any = None) -> int:
+    """The global step (an ``int``), as ``tf.train.get_or_create_global_step``; the Estimator
+    always has one, in every mode."""
+    return current_scope().global_step
 
-    >>> exponential_decay(0.1, 20, decay_steps=10, decay_rate=0.5)
-    0.025
-    >>> exponential_decay(0.1, 15, decay_steps=10, decay_rate=0.5, staircase=True)
-    0.05
-    """
-    if decay_steps <= 0:
-        raise ValueError(f"exponential_decay: decay_steps must be > 0, got {decay_steps}")
-    p = int(global_step) / decay_steps
-    if staircase:
-        p = float(int(p))
-    return learning_rate * decay_rate ** p
+
+def create_global_step(graph: Any = None) -> int:
+    """As ``tf.train.create_global_step`` inside an Estimator's ``model_fn``: the Estimator has
+    created the global step already, so this raises ``ValueError``; use
+    :func:`get_or_create_global_step` or :func:`get_global_step`."""
+    current_scope()
+    raise ValueError('"global_step" already exists: the Estimator creates it; use '
+                     "est.train.get_or_create_global_step() or est.train.get_global_step()")
 
 
 def _resolve_lr(lr: LearningRate, device: Optional[torch.device] = None) -> Any:
@@ -220,6 +222,35 @@ class Optimizer:
         name = scope.unique_name(self.name, None, namespace="optimizers")
         return TrainOp(self, loss, global_step is not None,
                        None if var_list is None else list(var_list), scope, name, options)
+
+    # -- TF's two-phase step (estimator/_gradients.py) ------------------------------------------
+    def compute_gradients(self, loss: torch.Tensor, var_list: Optional[Iterable[Any]] = None,
+                          gate_gradients: int = 1, aggregation_method: Any = None,
+                          colocate_gradients_with_ops: bool = False, grad_loss: Any = None
+                          ) -> List[Any]:
+        """``[(gradient, variable), ...]`` for ``loss``, computed now, so ``model_fn`` can clip
+        or filter them before :meth:`apply_gradients`; a gradient is ``None`` for a variable the
+        loss does not use (and for every variable outside training).
+
+        >>> import torch, estimator as est
+        >>> from estimator.scope import ModelScope
+        >>> with ModelScope().call("train"):
+        ...     w = est.get_variable("w", [2], initializer=1.0)
+        ...     grads = est.train.GradientDescentOptimizer(0.1).compute_gradients((3 * w).sum())
+        >>> grads[0][0].tolist()
+        [3.0, 3.0]
+        """
+        from estimator._gradients import compute_gradients
+
+        return compute_gradients(self, loss, None if var_list is None else list(var_list))
+
+    def apply_gradients(self, grads_and_vars: Iterable[Any], global_step: Optional[int] = None,
+                        name: Optional[str] = None) -> Any:
+        """A deferred step that applies ``grads_and_vars`` (from :meth:`compute_gradients`);
+        pass ``global_step`` to advance the step count. Return it as the spec's ``train_op``."""
+        from estimator._gradients import apply_gradients
+
+        return apply_gradients(self, list(grads_and_vars), global_step, name)
 
 
 class GradientDescentOptimizer(Optimizer):

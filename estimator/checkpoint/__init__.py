@@ -77,11 +77,13 @@ logger = logging.getLogger(__name__)
 
 # -- saving ---------------------------------------------------------------------------------
 def save(model_dir: PathLike, global_step: int, payload: Mapping[str, Any],
-         keep_max: Optional[int] = None) -> str:
+         keep_max: Optional[int] = None, keep_every_n_hours: Optional[float] = None) -> str:
     """Write ``model_dir/model.ckpt-<global_step>.pt`` atomically, index it, prune; return it.
 
     ``payload`` holds the keys of the format table (``model`` required; ``format_version`` and
-    ``global_step`` are filled in). ``keep_max`` of ``None`` or 0 keeps every checkpoint.
+    ``global_step`` are filled in). ``keep_max`` of ``None`` or 0 keeps every checkpoint;
+    ``keep_every_n_hours`` also keeps one checkpoint per that many hours (see
+    ``record_and_prune``).
     """
     model_dir = os.fspath(model_dir)
     step = _as_step(global_step)
@@ -115,7 +117,7 @@ def save(model_dir: PathLike, global_step: int, payload: Mapping[str, Any],
     path = os.path.join(model_dir, name)
     atomic_write(path, lambda f: torch.save(record, f), size_hint=lambda: _size_of(record),
                  before_rename=lambda digest: write_checksum(path, digest))
-    record_and_prune(model_dir, name, keep_max)
+    record_and_prune(model_dir, name, keep_max, keep_every_n_hours)
     logger.info("Saved checkpoint for step %d to %s", step, path)
     return path
 

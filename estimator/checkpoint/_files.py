@@ -370,13 +370,19 @@ def own_index(model_dir: str, state: "IndexState") -> "IndexState":
     return IndexState(keep, stamps, latest, state.last_preserved)
 
 
-def record_and_prune(model_dir: str, name: str, keep_max: Optional[int]) -> None:
+def record_and_prune(model_dir: str, name: str, keep_max: Optional[int],
+                     keep_every_n_hours: Optional[float] = None) -> None:
     """Make ``name`` the latest in the index (written after the file), then prune.
 
     ``keep_max`` of ``None`` or 0 keeps every checkpoint, as TF's ``max_to_keep``. Files are
     deleted only after the new index no longer lists them, so the index never names a
     missing file. Older checkpoint files the index lost track of (a crash between the index
     write and the deletion) are deleted too.
+
+    ``keep_every_n_hours`` (TF's ``keep_checkpoint_every_n_hours``): a checkpoint falling off
+    the ``keep_max`` newest is kept on disk (not in the index) when it was written at least
+    that many hours after the last one kept this way (or after the first one); the index's
+    ``last_preserved_timestamp`` records when.
     """
     state = read_index(model_dir)
     if state is not None:
@@ -392,8 +398,16 @@ def record_and_prune(model_dir: str, name: str, keep_max: Optional[int]) -> None
     dropped: List[str] = []
     if keep_max:
         dropped, paths = paths[:-keep_max], paths[-keep_max:]
-    new_state = IndexState(paths, [stamps.get(p, 0.0) for p in paths], name,
-                           state.last_preserved)
+    last_preserved = state.last_preserved
+    preserved: List[str] = []
+    if keep_every_n_hours and dropped:
+        base = last_preserved or min(stamps.get(p, now) for p in dropped)
+        for entry in dropped:
+            if stamps.get(entry, 0.0) - base >= keep_every_n_hours * 3600:
+                preserved.append(entry)
+                base = stamps[entry]
+        last_preserved = base
+    new_state = IndexState(paths, [stamps.get(p, 0.0) for p in paths], name, last_preserved)
     write_index(model_dir, new_state)
 
     if not keep_max:
@@ -401,8 +415,11 @@ def record_and_prune(model_dir: str, name: str, keep_max: Optional[int]) -> None
     kept = set(paths)
     oldest_kept = min((step_of(p) for p in paths if step_of(p) is not None), default=None)
     stale = [n for s, n in scan(model_dir) if oldest_kept is not None and s < oldest_kept]
+    if keep_every_n_hours:  # files kept every n hours are older than the index's entries
+        stale = [n for n in stale
+                 if os.path.getmtime(os.path.join(model_dir, n)) > last_preserved]
     for entry in dict.fromkeys(dropped + stale):
-        if entry in kept or own_name(model_dir, entry) != entry:  # only our own files
+        if entry in kept or entry in preserved or own_name(model_dir, entry) != entry:
             continue
         for path in (os.path.join(model_dir, entry),
                      os.path.join(model_dir, entry + CHECKSUM_SUFFIX)):

@@ -192,6 +192,12 @@ class SharedEmbeddingColumn(EmbeddingColumn):
     def _table_name(self) -> str:
         return variable_name(self.shared_name)
 
+    def make_variables(self, trainable: bool) -> Dict[str, torch.nn.Parameter]:
+        from estimator.scope import AUTO_REUSE, current_scope
+
+        with current_scope().reusing(AUTO_REUSE):  # the columns of a group share one table
+            return super().make_variables(trainable)
+
 
 def shared_embeddings(categorical_columns: Sequence[CategoricalColumn], dimension: int,
                       combiner: str = "mean",
