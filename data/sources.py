@@ -18,8 +18,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from data._iterator import (DatasetIterator, MalformedStateError, require_keys, state_bool,
-                            state_int)
+from data._iterator import DatasetIterator, MalformedStateError, state_bool, state_int
 from data._spec import TensorSpec, from_signature, shapes_into, spec_of, spec_of_leaf
 from data._structure import flatten as leaves, flatten_up_to, pack, to_leaf
 from data.dataset import INFINITE_CARDINALITY, Dataset

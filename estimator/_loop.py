@@ -16,7 +16,6 @@ With ``RunConfig(mixed_precision=...)`` train and evaluate call ``model_fn`` und
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 

@@ -14,6 +14,7 @@ import rel_program as prog
 from estimator import checkpoint as ckpt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 
 
 @pytest.fixture(scope="module")

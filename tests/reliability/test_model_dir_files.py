@@ -11,7 +11,6 @@ import textwrap
 import time
 
 import pytest
-import torch
 
 import rel_program as prog
 from estimator import checkpoint as ckpt
