@@ -40,6 +40,11 @@ class LoopSession:
     def global_step(self) -> int:
         return self._scope.global_step
 
+    @property
+    def scope(self) -> ModelScope:
+        """The live model scope (in-memory evaluation runs over it)."""
+        return self._scope
+
 
 # -- batches ----------------------------------------------------------------------------------
 def split_element(element: Any) -> Tuple[Any, Any]:
@@ -216,11 +221,12 @@ class TrainOps(ModeOps):
         self._log_step = scope.global_step
         self._summary = False
         self._loss: Optional[torch.Tensor] = None
+        self._stop: Optional[str] = None
 
     def stop_before_step(self) -> Optional[str]:
         if self.last_step is not None and self.scope.global_step >= self.last_step:
             return f"reached the last step ({self.last_step})"
-        return None
+        return self._stop
 
     def is_summary_step(self) -> bool:
         n = self.config.save_summary_steps
@@ -274,7 +280,8 @@ class TrainOps(ModeOps):
         self._log_time, self._log_step = now, step
 
     def save(self) -> None:
-        self._save()
+        if self._save():  # a saving listener's after_save returned True
+            self._stop = "a CheckpointSaverListener requested a stop"
         self._saved_step, self._save_time = self.scope.global_step, time.time()
 
     def finish(self, reason: str) -> None:

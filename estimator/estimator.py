@@ -14,6 +14,7 @@ from estimator._fn_args import bind_model_fn, fn_args
 from estimator._input import close_input, open_input
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
 from estimator._threads import compute_threads
+from estimator.checkpoint_saver import CheckpointSaving
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
 from estimator.scope import ModelScope, to_path, to_state_key
@@ -92,11 +93,13 @@ class Estimator:
 
     # -- train ---------------------------------------------------------------------------------
     def train(self, input_fn: Callable[..., Any], hooks: Optional[Iterable[SessionRunHook]] = None,
-              steps: Optional[int] = None, max_steps: Optional[int] = None) -> "Estimator":
+              steps: Optional[int] = None, max_steps: Optional[int] = None,
+              saving_listeners: Optional[Iterable[Any]] = None) -> "Estimator":
         """Train until the input ends, ``steps`` more steps, or global step ``max_steps``.
 
         Resumes from the latest checkpoint: model, optimizers, global step, RNG and the input's
         position (an input saved exhausted starts afresh, so ``for epoch: train(...)`` works).
+        ``saving_listeners`` (``est.CheckpointSaverListener``) run around each checkpoint save.
         """
         if steps is not None and max_steps is not None:
             raise ValueError("train(): give steps or max_steps, not both")
@@ -110,27 +113,31 @@ class Estimator:
                             start, max_steps)
                 return self
             hook_list = HookList(hooks or ())
+            saving = CheckpointSaving(self._config, hook_list.hooks, saving_listeners)
             self._seed()
             scope = self._new_scope(payload, ModeKeys.TRAIN)
             batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
                                  payload.get("input_state") if payload else None)
             writer = LazyWriter(self._model_dir)
             try:
+                save = saving.bind(scope, lambda directory: self._save(scope, batches, directory))
                 hook_list.begin()
+                saving.begin()
                 if payload and payload.get("rng") is not None:
                     checkpoint.restore_rng_state(payload["rng"])
-                ops = TrainOps(scope, self._config, start + steps if steps else max_steps,
-                               save=lambda: self._save(scope, batches), writer=writer.get)
+                ops = TrainOps(scope, saving.config, start + steps if steps else max_steps,
+                               save=save, writer=writer.get)
                 with self._threads(scope, batches):
                     for _ in run_steps(scope, ModeKeys.TRAIN, self._bind(ModeKeys.TRAIN),
                                        batches, hook_list, ops):
                         pass
+                saving.end()
             finally:
                 close_input(batches)
                 writer.close()
         return self
 
-    def _save(self, scope: ModelScope, batches: Any) -> None:
+    def _save(self, scope: ModelScope, batches: Any, directory: Optional[str] = None) -> None:
         get_state = getattr(batches, "state_dict", None)
         payload = {
             "global_step": scope.global_step,
@@ -139,7 +146,7 @@ class Estimator:
             "rng": checkpoint.capture_rng_state(),
             "input_state": get_state() if callable(get_state) else None,
         }
-        checkpoint.save(self._model_dir, scope.global_step, payload,
+        checkpoint.save(directory or self._model_dir, scope.global_step, payload,
                         self._config.keep_checkpoint_max)
 
     # -- evaluate ------------------------------------------------------------------------------
@@ -158,6 +165,11 @@ class Estimator:
         payload = self._load_for_inference(checkpoint_path)
         self._seed()
         scope = self._new_scope(payload, ModeKeys.EVAL)
+        return self._evaluate_in(scope, input_fn, steps, hooks, name)
+
+    def _evaluate_in(self, scope: ModelScope, input_fn: Callable[..., Any], steps: Optional[int],
+                     hooks: Optional[Iterable[SessionRunHook]], name: Optional[str]
+                     ) -> Dict[str, Any]:
         for metric in self._seen_metrics:
             metric.reset()
         batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config)
@@ -174,7 +186,7 @@ class Estimator:
         results = ops.results
         logger.info("Saving dict for global step %d: %s", results["global_step"],
                     ", ".join(f"{k} = {v}" for k, v in sorted(results.items())))
-        writer = LazyWriter(os.path.join(self._model_dir, f"eval_{name}" if name else "eval"))
+        writer = LazyWriter(self.eval_dir(name))
         try:
             for key, value in results.items():
                 if key != "global_step" and isinstance(value, (int, float)):
@@ -182,6 +194,45 @@ class Estimator:
         finally:
             writer.close()
         return results
+
+    def eval_dir(self, name: Optional[str] = None) -> str:
+        """Where ``evaluate(name=name)`` writes its metrics: ``model_dir/eval`` or
+        ``model_dir/eval_<name>``."""
+        return os.path.join(self._model_dir, f"eval_{name}" if name else "eval")
+
+    # -- export --------------------------------------------------------------------------------
+    def export_saved_model(self, export_dir_base: str, serving_input_receiver_fn: Callable[[], Any],
+                           assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+                           checkpoint_path: Optional[str] = None,
+                           experimental_mode: str = ModeKeys.PREDICT,
+                           eager_fallback: bool = False) -> str:
+        """Export the model to ``export_dir_base/<timestamp>/``: see :mod:`estimator.export`.
+
+        Returns the export directory. ``eager_fallback=True`` writes a checkpoint-plus-model_fn
+        export when ``torch.export`` cannot trace ``model_fn``.
+        """
+        from estimator.export.save import export_saved_model
+        return export_saved_model(self, export_dir_base, serving_input_receiver_fn, assets_extra,
+                                  as_text, checkpoint_path, experimental_mode, eager_fallback)
+
+    def export_savedmodel(self, export_dir_base: str, serving_input_receiver_fn: Callable[[], Any],
+                          assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+                          checkpoint_path: Optional[str] = None,
+                          strip_default_attrs: bool = False) -> str:
+        """TF 1.x's name for :meth:`export_saved_model` (``strip_default_attrs`` is accepted
+        and has no effect: there are no graph attributes)."""
+        return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra,
+                                       as_text, checkpoint_path)
+
+    def experimental_export_all_saved_models(
+            self, export_dir_base: str, input_receiver_fn_map: Dict[str, Callable[[], Any]],
+            assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+            checkpoint_path: Optional[str] = None) -> str:
+        """Export one model per mode of ``input_receiver_fn_map`` into one timestamped folder
+        (see :func:`estimator.export.save.export_all_saved_models`)."""
+        from estimator.export.save import export_all_saved_models
+        return export_all_saved_models(self, export_dir_base, input_receiver_fn_map,
+                                       assets_extra, as_text, checkpoint_path)
 
     # -- predict -------------------------------------------------------------------------------
     def predict(self, input_fn: Callable[..., Any], predict_keys: Optional[List[str]] = None,

@@ -255,3 +255,11 @@ class NanTensorHook(SessionRunHook):
 
     def end(self, session: Any) -> None:
         self._check(None)
+
+
+# TF's other session hooks, each in its own module (they subclass SessionRunHook above)
+from estimator.checkpoint_saver import CheckpointSaverHook, CheckpointSaverListener  # noqa: E402,F401,I001
+from estimator.in_memory_eval import InMemoryEvaluatorHook  # noqa: E402,F401
+from estimator.profiler_hook import ProfilerHook  # noqa: E402,F401
+from estimator.session_hooks import FinalOpsHook, StepCounterHook, SummarySaverHook  # noqa: E402,F401
+from estimator.timer import SecondOrStepTimer  # noqa: E402,F401
