@@ -34,8 +34,8 @@ def eval_input_fn(batch_size=8):
 def model_fn(features, labels, mode, params):
     x = features["x"] if isinstance(features, dict) else features
     hidden = est.layers.dense(x, units=8, activation=torch.relu)
-    hidden = est.layers.dropout(hidden, rate=params.get("dropout", 0.0),
-                                training=mode == est.ModeKeys.TRAIN)
+    if params.get("dropout"):  # an nn.Module: follows the Estimator's train/eval mode
+        hidden = est.get_module("drop", lambda: torch.nn.Dropout(params["dropout"]))(hidden)
     logits = est.layers.dense(hidden, units=2)
     predictions = {"classes": logits.argmax(1), "probabilities": logits.softmax(1)}
     if mode == est.ModeKeys.PREDICT:
@@ -43,6 +43,8 @@ def model_fn(features, labels, mode, params):
                                  export_outputs=params.get("export_outputs", lambda p: None)(
                                      predictions))
     loss = F.cross_entropy(logits, labels)
+    if mode == est.ModeKeys.EVAL and params.get("eval_draws"):  # evaluation uses the RNG too
+        loss = loss + 0 * torch.rand(())
     accuracy = est.metrics.accuracy(labels=labels, predictions=predictions["classes"])
     train_op = est.train.GradientDescentOptimizer(params.get("lr", 0.3)).minimize(
         loss, global_step=est.train.get_global_step())
