@@ -137,6 +137,9 @@ class CheckpointSaverHook(SessionRunHook):
                 self._saving.listeners.append(listener)
 
     def begin(self) -> None:
+        if self._saving.save_fn is None:
+            raise RuntimeError("CheckpointSaverHook saves only inside Estimator.train(); it "
+                               "was given to another call (evaluate/predict hooks?)")
         self._timer.reset()
         self._saving.begin()
 
@@ -154,6 +157,7 @@ class CheckpointSaverHook(SessionRunHook):
         if session.global_step != self._timer.last_triggered_step():
             self._saving.save()
         self._saving.end()
+        self._saving.save_fn = self._saving.session = None  # this train call is over
 
 
 class CheckpointSaving:

@@ -15,6 +15,7 @@ from estimator._input import close_input, open_input
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
 from estimator._threads import compute_threads
 from estimator.checkpoint_saver import CheckpointSaving
+from estimator.eval_events import write_eval_summary
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
 from estimator.scope import ModelScope, to_path, to_state_key
@@ -188,9 +189,7 @@ class Estimator:
                     ", ".join(f"{k} = {v}" for k, v in sorted(results.items())))
         writer = LazyWriter(self.eval_dir(name))
         try:
-            for key, value in results.items():
-                if key != "global_step" and isinstance(value, (int, float)):
-                    writer.get().add_scalar(key, value, results["global_step"])
+            write_eval_summary(writer.get(), results, results["global_step"])
         finally:
             writer.close()
         return results

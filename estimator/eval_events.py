@@ -7,13 +7,25 @@ import collections
 import glob
 import logging
 import os
-from typing import Dict, Iterator, Tuple
+from typing import Any, Dict, Iterator, Mapping, Tuple
 
 logger = logging.getLogger("estimator")
 
-__all__ = ["read_eval_metrics", "scalar_events"]
+__all__ = ["read_eval_metrics", "scalar_events", "write_eval_summary"]
 
 EVENT_FILE_GLOB_PATTERN = "events.out.tfevents.*"
+
+
+def write_eval_summary(writer: Any, results: Mapping[str, Any], step: int) -> None:
+    """Write the numeric ``results`` as one event at ``step`` (TF's evaluation writes one
+    ``Summary`` holding every metric, which ``BestExporter`` compares event by event)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    values = [Summary.Value(tag=key, simple_value=float(value))
+              for key, value in results.items()
+              if key != "global_step" and isinstance(value, (int, float))]
+    if values:
+        writer._get_file_writer().add_summary(Summary(value=values), step)
 
 
 def scalar_events(file_pattern: str) -> Iterator[Tuple[int, Dict[str, float]]]:

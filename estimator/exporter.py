@@ -174,8 +174,12 @@ class BestExporter(Exporter):
         return None
 
     def _get_best_eval_result(self, event_files: str) -> Optional[Dict[str, Any]]:
+        # one evaluation per step (merging events of a step, should a writer split them)
+        by_step: Dict[int, Dict[str, Any]] = {}
+        for step, values in scalar_events(event_files):
+            by_step.setdefault(step, {}).update(values)
         best: Optional[Dict[str, Any]] = None
-        for _, values in scalar_events(event_files):
+        for _, values in sorted(by_step.items()):
             if best is None or self._compare_fn(best_eval_result=best,
                                                 current_eval_result=values):
                 best = values
