@@ -133,7 +133,10 @@ def _trace(program: _Program, inputs: Dict[str, torch.Tensor], dynamic_batch: bo
     shapes = {k: ({0: batch} if dynamic_batch and t.dim() > 0 else None)
               for k, t in inputs.items()}
     try:
-        return torch.export.export(program, (inputs,), dynamic_shapes=(shapes,), strict=False)
+        # no autograd in a serving program (a grad-mode switch inside would not serialize)
+        with torch.no_grad():
+            return torch.export.export(program, (inputs,), dynamic_shapes=(shapes,),
+                                       strict=False)
     except Exception as e:  # torch raises many kinds; all mean "cannot trace"
         reason = next((line for line in str(e).strip().splitlines() if line.strip()),
                       type(e).__name__)

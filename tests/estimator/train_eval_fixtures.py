@@ -55,3 +55,18 @@ def model_fn(features, labels, mode, params):
 def estimator(model_dir, params=None, **config_changes):
     return est.Estimator(model_fn, str(model_dir), config=config(**config_changes),
                          params=params or {})
+
+
+def untraceable_model_fn(features, labels, mode, params):
+    """Branches in Python on a tensor's value: torch.export cannot trace that."""
+    x = features["x"] if isinstance(features, dict) else features
+    logits = est.layers.dense(x, units=2)
+    if logits.sum() > 0:  # data-dependent control flow
+        logits = logits * 2
+    predictions = {"classes": logits.argmax(1), "logits": logits}
+    if mode == est.ModeKeys.PREDICT:
+        return est.EstimatorSpec(mode, predictions=predictions)
+    loss = F.cross_entropy(logits, labels)
+    train_op = est.train.GradientDescentOptimizer(0.1).minimize(
+        loss, global_step=est.train.get_global_step())
+    return est.EstimatorSpec(mode, loss=loss, train_op=train_op)
