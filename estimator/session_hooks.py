@@ -38,7 +38,8 @@ class _Writer:
 
 
 class StepCounterHook(SessionRunHook):
-    """Log (and write to ``output_dir``) ``global_step/sec`` every N steps or seconds.
+    """Log (and write to ``output_dir``) ``global_step/sec`` every N steps or seconds,
+    measured from the first step (so at steps 1 + N, 1 + 2N, ... as in TF).
 
     >>> hook = StepCounterHook(every_n_steps=50, output_dir="model_dir")
     """
@@ -55,12 +56,9 @@ class StepCounterHook(SessionRunHook):
         self._timer.reset()
         self._last_step = None
 
-    def after_create_session(self, session: Any, coord: Any = None) -> None:
-        self._timer.update_last_triggered_step(session.global_step)
-
     def after_run(self, run_context: SessionRunContext, run_values: SessionRunValues) -> None:
         step = run_context.session.global_step
-        if self._timer.should_trigger_for_step(step):
+        if self._timer.should_trigger_for_step(step):  # as TF: first at step 1, nothing logged
             elapsed_secs, elapsed_steps = self._timer.update_last_triggered_step(step)
             if elapsed_secs:
                 rate = elapsed_steps / elapsed_secs
