@@ -8,6 +8,8 @@ import sys
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import data
 import estimator as est
@@ -76,6 +78,22 @@ def test_loaded_model_predicts_as_estimator_predict_for_any_batch_size(model, tm
     assert torch.equal(got["classes"], expected["classes"])
     torch.testing.assert_close(got["probabilities"], expected["probabilities"])
     assert loaded.global_step == 6 and loaded.default_signature == "serving_default"
+
+
+@pytest.fixture(scope="module")
+def loaded(model, tmp_path_factory):
+    return est.export.load(model.export_saved_model(str(tmp_path_factory.mktemp("e")), RAW))
+
+
+@settings(max_examples=8, deadline=None)
+@given(rows=st.lists(st.lists(st.floats(-5, 5, width=32), min_size=4, max_size=4), min_size=1,
+                     max_size=9))
+def test_exported_predictions_equal_predict_for_any_input(model, loaded, rows):
+    x = torch.tensor(rows, dtype=torch.float32)
+    expected = _predict(model, {"x": x})
+    got = loaded(x=x)
+    torch.testing.assert_close(got["probabilities"], expected["probabilities"])
+    assert torch.equal(got["classes"], expected["classes"])
 
 
 def test_single_tensor_features_and_numpy_inputs(tmp_path):

@@ -6,6 +6,8 @@ import os
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import estimator as est
 import train_eval_fixtures as fx
@@ -176,3 +178,17 @@ def test_hooks_are_reexported_from_the_hooks_module():
                  "InMemoryEvaluatorHook", "ProfilerHook", "SecondOrStepTimer", "StepCounterHook",
                  "SummarySaverHook"):
         assert getattr(hooks, name) is getattr(est, name)
+
+
+@settings(max_examples=30, deadline=None)
+@given(every=st.integers(1, 5), increments=st.lists(st.integers(0, 4), max_size=30))
+def test_step_timer_fires_when_every_steps_passed_since_the_last_trigger(every, increments):
+    timer, step, last = est.SecondOrStepTimer(every_steps=every), 0, None
+    for inc in increments:
+        step += inc
+        expected = last is None or (step != last and step >= last + every)
+        assert timer.should_trigger_for_step(step) == expected
+        if expected:
+            timer.update_last_triggered_step(step)
+            last = step
+        assert timer.last_triggered_step() == last
