@@ -5,24 +5,40 @@
 'infer'
 """
 
-from estimator import checkpoint, experimental, export, layers, metrics, summary, train
+__distribution__ = "torch-estimator"
+__version__ = "0.1.0"
+
+from estimator import (checkpoint, experimental, export, feature_column, layers, metrics, summary,
+                       train)
+from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
+                              DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
+                              DNNRegressor, LinearClassifier, LinearRegressor)
+from estimator._train_step import clip_by_global_norm
 from estimator.checkpoint import WarmStartSettings
 from estimator.estimator import Estimator
+from estimator.extenders import add_metrics
 from estimator.exporter import BestExporter, Exporter, FinalExporter, LatestExporter
 from estimator.hooks import (CheckpointSaverHook, CheckpointSaverListener, FinalOpsHook,
                              InMemoryEvaluatorHook, LoggingTensorHook, NanLossDuringTrainingError,
                              NanTensorHook, ProfilerHook, SecondOrStepTimer, SessionRunArgs,
                              SessionRunContext, SessionRunHook, SessionRunValues,
                              StepCounterHook, StopAtStepHook, SummarySaverHook)
+from estimator.progress import ProgressAwareHandler, ProgressHook
 from estimator.run_config import RunConfig
 from estimator.spec import EstimatorSpec, ModeKeys
 from estimator.training import EvalSpec, TrainSpec, train_and_evaluate
 from estimator.variables import get_module, get_variable, variable_scope
 
 __all__ = [
+    "BaselineClassifier",
+    "BaselineRegressor",
     "BestExporter",
     "CheckpointSaverHook",
     "CheckpointSaverListener",
+    "DNNClassifier",
+    "DNNLinearCombinedClassifier",
+    "DNNLinearCombinedRegressor",
+    "DNNRegressor",
     "Estimator",
     "EstimatorSpec",
     "EvalSpec",
@@ -31,11 +47,15 @@ __all__ = [
     "FinalOpsHook",
     "InMemoryEvaluatorHook",
     "LatestExporter",
+    "LinearClassifier",
+    "LinearRegressor",
     "LoggingTensorHook",
     "ModeKeys",
     "NanLossDuringTrainingError",
     "NanTensorHook",
     "ProfilerHook",
+    "ProgressAwareHandler",
+    "ProgressHook",
     "RunConfig",
     "SecondOrStepTimer",
     "SessionRunArgs",
@@ -47,9 +67,12 @@ __all__ = [
     "SummarySaverHook",
     "TrainSpec",
     "WarmStartSettings",
+    "add_metrics",
     "checkpoint",
+    "clip_by_global_norm",
     "experimental",
     "export",
+    "feature_column",
     "get_module",
     "get_variable",
     "layers",

@@ -18,7 +18,30 @@ def open_input(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], 
 
     An input saved exhausted starts afresh (so ``for epoch: train(num_epochs=1)`` works as in
     TF), and so does one whose saved position does not fit the new pipeline (with a warning).
+    For a model on CUDA the elements are moved to it by a background thread (pinned, copied
+    on a side stream; :func:`data.ops.device.feed_to_device`), whose saved state is the
+    pipeline's own.
     """
+    return feed_device(_open(input_fn, mode, params, config, saved_state), config.device)
+
+
+def feeds_device(device: torch.device) -> bool:
+    """Whether the input is moved to ``device`` ahead of use (CUDA) rather than in the loop."""
+    return device.type == "cuda"
+
+
+def feed_device(iterator: Iterator[Any], device: torch.device) -> Iterator[Any]:
+    if not feeds_device(device):
+        return iterator
+    try:
+        from data.ops.device import feed_to_device
+    except ImportError:  # the input side is optional: the loop copies instead
+        return iterator
+    return feed_to_device(iterator, device)
+
+
+def _open(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], config: Any,
+          saved_state: Optional[Dict[str, Any]]) -> Iterator[Any]:
     iterator = _iterate(call_input_fn(input_fn, mode, params, config))
     if saved_state is None:
         return iterator

@@ -42,7 +42,7 @@ def compute_threads(device: torch.device, configured: Optional[int],
     if wanted is None or wanted == previous:
         yield
         return
-    logger.info("The model's ops use %d intra-op thread(s) instead of %d during this call, "
+    logger.debug("The model's ops use %d intra-op thread(s) instead of %d during this call, "
                 "leaving cores to the input pipeline; RunConfig(intra_op_parallelism_threads=N) "
                 "chooses.", wanted, previous)
     torch.set_num_threads(wanted)

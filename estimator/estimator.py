@@ -11,8 +11,12 @@ import torch
 
 from estimator import checkpoint
 from estimator._fn_args import bind_model_fn, fn_args
+from estimator._hparams import write_hparams
 from estimator._input import close_input, open_input
+from estimator._interrupt import InterruptGuard
 from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
+from estimator._packages import require
+from estimator._precision import autocast_dtype
 from estimator._threads import compute_threads
 from estimator.checkpoint_saver import CheckpointSaving
 from estimator.eval_events import write_eval_summary
@@ -72,7 +76,8 @@ class Estimator:
         model_dir = model_dir or config.model_dir
         if model_dir is None:
             model_dir = tempfile.mkdtemp(prefix="estimator_")
-            logger.warning("Using temporary folder as model directory: %s", model_dir)
+            logger.warning("Using temporary folder as model directory: %s (pass model_dir= to keep "
+                           "the checkpoints and resume later)", model_dir)
         self._model_dir = os.fspath(model_dir)
         self._config = config.replace(model_dir=self._model_dir)
         self._model_fn = model_fn
@@ -100,26 +105,29 @@ class Estimator:
 
         Resumes from the latest checkpoint: model, optimizers, global step, RNG and the input's
         position (an input saved exhausted starts afresh, so ``for epoch: train(...)`` works).
+        Ctrl-C (SIGINT) or SIGTERM stops after the step in progress, saves a checkpoint, then
+        raises ``KeyboardInterrupt`` (SIGTERM: ends the process), so running again resumes.
         ``saving_listeners`` (``est.CheckpointSaverListener``) run around each checkpoint save.
         """
         if steps is not None and max_steps is not None:
             raise ValueError("train(): give steps or max_steps, not both")
         _positive("steps", steps)
         _positive("max_steps", max_steps)
-        with checkpoint.ModelDirLock(self._model_dir):
+        with checkpoint.ModelDirLock(self._model_dir), InterruptGuard() as interrupt:
             payload = self._load_latest()
             start = payload["global_step"] if payload else 0
             if max_steps is not None and start >= max_steps:
                 logger.info("Skipping training: global step %d already reached max_steps=%d.",
                             start, max_steps)
                 return self
-            hook_list = HookList(hooks or ())
+            hook_list = HookList([*(hooks or ()), interrupt])
             saving = CheckpointSaving(self._config, hook_list.hooks, saving_listeners)
             self._seed()
             scope = self._new_scope(payload, ModeKeys.TRAIN)
             batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
                                  payload.get("input_state") if payload else None)
-            writer = LazyWriter(self._model_dir)
+            writer = LazyWriter(self._model_dir, on_create=lambda w: write_hparams(
+                w, self._params, self._config))
             try:
                 save = saving.bind(scope, lambda directory: self._save(scope, batches, directory))
                 hook_list.begin()
@@ -136,6 +144,7 @@ class Estimator:
             finally:
                 close_input(batches)
                 writer.close()
+        interrupt.reraise()  # SIGINT/SIGTERM: the final checkpoint is saved, now stop as asked
         return self
 
     def _save(self, scope: ModelScope, batches: Any, directory: Optional[str] = None) -> None:
@@ -147,6 +156,9 @@ class Estimator:
             "rng": checkpoint.capture_rng_state(),
             "input_state": get_state() if callable(get_state) else None,
         }
+        train_ops = scope.step_states.state_dict(scope.optimizers)
+        if train_ops:  # loss scalers, gradients summed mid-accumulation
+            payload["scope"] = {"train_ops": train_ops}
         checkpoint.save(directory or self._model_dir, scope.global_step, payload,
                         self._config.keep_checkpoint_max)
 
@@ -299,11 +311,7 @@ class Estimator:
         seed = self._config.tf_random_seed
         if seed is not None:
             torch.manual_seed(seed)
-            try:
-                import data
-            except ImportError:  # the input side is optional
-                return
-            data.set_random_seed(seed)
+            require("data").set_random_seed(seed)
 
     def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str) -> ModelScope:
         seed = self._config.tf_random_seed
@@ -320,6 +328,12 @@ class Estimator:
             preload=preload)
         if payload is not None:
             scope.global_step = int(payload["global_step"])
+            if mode == ModeKeys.TRAIN:
+                scope.step_states.restore((payload.get("scope") or {}).get("train_ops"))
+        config = self._config
+        scope.autocast_dtype = autocast_dtype(config.mixed_precision)
+        scope.compile = config.compile
+        scope.channels_last = config.channels_last and scope.device.type == "cuda"
         return scope
 
     def _threads(self, scope: ModelScope, batches: Any) -> Any:

@@ -7,6 +7,9 @@ from typing import Any, Optional, Union
 
 import torch
 
+from estimator._modules import compile_options
+from estimator._precision import autocast_dtype
+
 _DEFAULT_SECS = 600
 
 
@@ -36,6 +39,14 @@ class RunConfig:
     input pipeline with parallel workers when the model also runs on the CPU (see
     ``estimator._threads``), and torch's setting alone otherwise.
 
+    The GPU path: ``mixed_precision`` (``None``, ``"bf16"`` or ``"fp16"``; TF's
+    ``"mixed_bfloat16"``/``"mixed_float16"`` too) runs ``model_fn`` under autocast in train
+    and evaluate, with dynamic loss scaling for fp16 (see :mod:`estimator._precision`).
+    ``compile`` (``True``, a ``torch.compile`` backend name or a dict of its arguments) compiles
+    every module of ``est.get_module`` in place, checkpoint names unchanged (see
+    :mod:`estimator._modules`). ``channels_last=True`` stores conv kernels channels_last on
+    CUDA (ignored elsewhere; off by default, not yet measured).
+
     >>> RunConfig(save_checkpoints_steps=100).save_checkpoints_secs is None
     True
     >>> RunConfig().replace(save_summary_steps=10).save_summary_steps
@@ -51,6 +62,9 @@ class RunConfig:
     log_step_count_steps: Optional[int] = 100
     device: Optional[Union[str, torch.device]] = None
     intra_op_parallelism_threads: Optional[int] = None
+    mixed_precision: Optional[str] = None
+    compile: Any = False
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         steps, secs = self.save_checkpoints_steps, self.save_checkpoints_secs
@@ -75,6 +89,10 @@ class RunConfig:
                                     or threads < 1):
             raise ValueError(f"RunConfig: intra_op_parallelism_threads must be an int >= 1 or "
                              f"None, got {threads!r}")
+        autocast_dtype(self.mixed_precision)
+        compile_options(self.compile)
+        if not isinstance(self.channels_last, bool):
+            raise ValueError(f"RunConfig: channels_last must be a bool, got {self.channels_last!r}")
         if self.model_dir is not None:
             object.__setattr__(self, "model_dir", str(self.model_dir))
         device = self.device

@@ -30,6 +30,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 import torch
 from torch import nn
 
+from estimator._modules import to_channels_last
+from estimator._train_step import StepStates
+
 _local = threading.local()
 
 
@@ -87,6 +90,13 @@ class ModelScope:
         self.optimizer_versions: Dict[str, int] = {}
         self.summary_step = False
         self.summaries: List[Tuple[str, str, Any]] = []
+        # Run options set by the Estimator from RunConfig: the autocast dtype of
+        # mixed_precision, what get_module compiles, channels_last (see estimator._precision,
+        # estimator._modules), and each train op's loss scaler and accumulation state.
+        self.autocast_dtype: Optional[torch.dtype] = None
+        self.compile: Any = False
+        self.channels_last = False
+        self.step_states = StepStates()
         self._objects: Dict[str, Any] = {}
         self._pending: Dict[str, torch.Tensor] = dict(restore or {})
         self._pending_optimizers: Dict[str, Any] = dict(restore_optimizers or {})
@@ -172,6 +182,8 @@ class ModelScope:
         parent, leaf = self._container(path)
         if isinstance(obj, nn.Module):
             obj.to(self.device)
+            if self.channels_last:
+                to_channels_last(obj)
             obj.train(self.root.training)
             parent.add_module(leaf, obj)
         else:

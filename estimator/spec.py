@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 
 from estimator.hooks import SessionRunHook
@@ -51,10 +52,11 @@ def _check_predictions(predictions: Any, mode: str) -> Any:
         return predictions
     if isinstance(predictions, Mapping):
         for key, value in predictions.items():
-            if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            # numpy arrays carry string predictions (a classifier's "classes", as TF's bytes)
+            if not isinstance(key, str) or not isinstance(value, (torch.Tensor, np.ndarray)):
                 raise TypeError(
-                    f"EstimatorSpec(mode={mode!r}): predictions must map str keys to tensors; "
-                    f"key {key!r} holds {type(value).__name__}"
+                    f"EstimatorSpec(mode={mode!r}): predictions must map str keys to tensors "
+                    f"(or numpy arrays); key {key!r} holds {type(value).__name__}"
                 )
         return dict(predictions)
     raise TypeError(

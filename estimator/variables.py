@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 import torch
 from torch import nn
 
+from estimator import _modules
 from estimator.scope import current_scope
 
 Initializer = Union[Callable[[torch.Tensor], Any], float, int, torch.Tensor]
@@ -60,11 +61,16 @@ def variable_scope(name: str) -> Iterator[None]:
         yield
 
 
-def get_module(name: str, factory: Callable[[], nn.Module]) -> nn.Module:
+def get_module(name: str, factory: Callable[[], nn.Module], compile: Any = None) -> nn.Module:
     """The ``nn.Module`` called ``name``, built by ``factory()`` on the first call only.
 
     Its parameters appear as ``name/<its own parameter path>`` (``net/fc1/weight``). Calling it
     twice with one name in one call returns the same module.
+
+    ``compile`` (``True``, a backend name or a dict of ``torch.compile`` arguments; ``None``
+    follows ``RunConfig(compile=...)``, ``False`` never) compiles the module in place, keeping
+    its parameter names; a factory that returns ``torch.compile(module)`` gets the same
+    treatment (see :mod:`estimator._modules`).
 
     >>> import torch, estimator as est
     >>> from estimator.scope import ModelScope
@@ -76,9 +82,15 @@ def get_module(name: str, factory: Callable[[], nn.Module]) -> nn.Module:
     """
     scope = current_scope()
     path = scope.unique_name(name, name)
-    module = scope.get_or_create(path, factory)
+    created = scope.get(path) is None
+    module = scope.get_or_create(path, lambda: _modules.unwrap_compiled(factory()))
     if not isinstance(module, nn.Module):
         raise TypeError(f"get_module({name!r}): {path!r} holds a variable, not a module")
+    if created:
+        options = _modules.compile_options(scope.compile if compile is None else compile,
+                                           f"get_module({name!r}): compile")
+        if options is not None:
+            _modules.compile_in_place(module, options)
     return module
 
 

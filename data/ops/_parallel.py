@@ -104,12 +104,17 @@ _OPENMP_LOOKED_UP = False
 
 def _use_one_intra_op_thread() -> None:
     """Make torch ops in the calling thread single-threaded, leaving other threads alone."""
+    set_intra_op_threads(1)
+
+
+def set_intra_op_threads(n: int) -> None:
+    """Let torch ops in the calling thread use ``n`` OpenMP threads (other threads keep theirs)."""
     global _OPENMP, _OPENMP_LOOKED_UP
     if not _OPENMP_LOOKED_UP:
         _OPENMP, _OPENMP_LOOKED_UP = _openmp_runtime(), True
     if _OPENMP is not None:
         torch.get_num_threads()  # let torch initialise this thread first, or it would undo ours
-        _OPENMP.omp_set_num_threads(1)
+        _OPENMP.omp_set_num_threads(n)
 
 
 def cpu_count() -> int:
@@ -136,7 +141,7 @@ class _Shared:
 
     def __init__(self, upstream: DatasetIterator, fn: Optional[Callable[[Any], Any]],
                  num_workers: int, capacity: int, max_capacity: int, deterministic: bool,
-                 op_name: str, snapshot_every: int) -> None:
+                 op_name: str, snapshot_every: int, ram_budget: int = 0) -> None:
         self.upstream = upstream
         self.fn = fn
         self.num_workers = num_workers
@@ -145,6 +150,8 @@ class _Shared:
         self.deterministic = deterministic
         self.op_name = op_name
         self.snapshot_every = snapshot_every
+        self.ram_budget = ram_budget  # bytes the buffer may grow to (0: no limit)
+        self.element_bytes = 0  # size of the last element consumed, for ram_budget
         # One lock, two conditions: workers wait on `cond` (for room, or to stop), the consumer
         # on `consumer_cond` (for results). Waking only the side that can proceed, and the
         # consumer only once a run of results is ready, saves ~2 context switches per element.
@@ -156,7 +163,11 @@ class _Shared:
         self.pull_lock = threading.Lock()  # serialises use of `upstream`; taken before `cond`
         self.stop = threading.Event()
         self.threads: List[threading.Thread] = []
-        self.started_generation = -1
+        # Workers run for one (generation, run): a restore starts a new generation (in-flight
+        # work dropped), an error delivered to the consumer a new run (workers finish the
+        # element in hand, keep its result, and exit; the next `next()` starts new ones).
+        self.run = 0
+        self.started: Tuple[int, int] = (-1, -1)
         self.reset(0, 0, set(), [])
 
     def reset(self, position: int, snapshot_position: int, consumed_after: Set[int],
@@ -174,29 +185,29 @@ class _Shared:
         self.snapshots: Deque[Tuple[int, Any]] = deque(snapshots)
         self.last_snapshot: Optional[int] = snapshot_position if snapshots else None
 
-    def live(self, generation: int) -> bool:
-        return not self.stop.is_set() and self.generation == generation
+    def live(self, generation: int, run: int) -> bool:
+        return not self.stop.is_set() and self.generation == generation and self.run == run
 
 
-def _worker(shared: _Shared, generation: int) -> None:
+def _worker(shared: _Shared, generation: int, run: int) -> None:
     _use_one_intra_op_thread()  # N workers already use the N cores
     cond, upstream, fn = shared.cond, shared.upstream, shared.fn
     while True:
         # Reserve room for one result first: waiting for room must not hold `pull_lock`, which
         # the consumer needs to save the state.
         with cond:
-            while (shared.live(generation) and shared.end is None
+            while (shared.live(generation, run) and shared.end is None
                    and shared.reserved >= shared.capacity):
                 shared.workers_waiting += 1
                 try:
                     cond.wait(_POLL_S)
                 finally:
                     shared.workers_waiting -= 1
-            if not shared.live(generation) or shared.end is not None:
+            if not shared.live(generation, run) or shared.end is not None:
                 return
             shared.reserved += 1
         with shared.pull_lock:
-            if not shared.live(generation) or shared.end is not None:
+            if not shared.live(generation, run) or shared.end is not None:
                 with cond:
                     if shared.generation == generation:
                         shared.reserved -= 1
@@ -266,6 +277,18 @@ def _consumer_can_go(shared: _Shared) -> bool:
             or shared.end is not None)
 
 
+def _nbytes(element: Any) -> int:
+    """Bytes held by an element's tensors (and strings), for ``autotune.ram_budget``."""
+    from data._structure import flatten
+    total = 0
+    for leaf in flatten(element):
+        if isinstance(leaf, torch.Tensor):
+            total += leaf.element_size() * leaf.nelement()
+        elif isinstance(leaf, (str, bytes)):
+            total += len(leaf)
+    return total
+
+
 def _wake_all(shared: _Shared) -> None:
     shared.cond.notify_all()
     shared.consumer_cond.notify_all()
@@ -307,7 +330,7 @@ class ParallelMapIterator(DatasetIterator):
     def __init__(self, upstream: DatasetIterator, fn: Optional[Callable[[Any], Any]],
                  num_workers: int, deterministic: bool = True, op_name: str = "map",
                  buffer_size: Optional[int] = None,
-                 snapshot_every: int = SNAPSHOT_EVERY) -> None:
+                 snapshot_every: int = SNAPSHOT_EVERY, ram_budget: int = 0) -> None:
         super().__init__()
         self.op_name = op_name
         self._upstream = upstream
@@ -321,19 +344,20 @@ class ParallelMapIterator(DatasetIterator):
         else:
             capacity = max_capacity = buffer_size
         self._shared = _Shared(upstream, fn, num_workers, capacity, max_capacity,
-                               deterministic, op_name, snapshot_every)
+                               deterministic, op_name, snapshot_every, ram_budget)
         self._finalizer = Finalizer(self, _shutdown, self._shared)
 
     # -- workers ---------------------------------------------------------------------------
     def _ensure_started(self) -> None:
         shared = self._shared
         generation = shared.generation
-        if shared.started_generation == generation:
+        if shared.started == (generation, shared.run):
             return
-        shared.started_generation = generation
+        shared.started = (generation, shared.run)
+        shared.threads[:] = [t for t in shared.threads if t.is_alive()]
         tune_allocator()  # before the workers exist, so they share the tuned heap
         for i in range(shared.num_workers):
-            thread = threading.Thread(target=_worker, args=(shared, generation),
+            thread = threading.Thread(target=_worker, args=(shared, generation, shared.run),
                                       name=f"data-{self.op_name}-{i}", daemon=True)
             shared.threads.append(thread)
             thread.start()
@@ -367,7 +391,9 @@ class ParallelMapIterator(DatasetIterator):
                         raise StopIteration
                 if not any(t.is_alive() for t in shared.threads):
                     raise RuntimeError(f"{self.op_name}: worker threads stopped unexpectedly")
-                if not waited and shared.capacity < shared.max_capacity:
+                if not waited and shared.capacity < shared.max_capacity and (
+                        not shared.ram_budget
+                        or (shared.capacity + 1) * shared.element_bytes <= shared.ram_budget):
                     shared.capacity += 1  # the consumer is starved: allow more work ahead
                     if shared.workers_waiting:
                         cond.notify()
@@ -382,6 +408,8 @@ class ParallelMapIterator(DatasetIterator):
                         shared.consumer_waiting = False
             ok, value, from_fn = shared.results.pop(index)
             shared.reserved -= 1
+            if shared.ram_budget and ok:
+                shared.element_bytes = _nbytes(value)
             if index == shared.lowwater:
                 shared.lowwater += 1
                 while shared.lowwater in shared.consumed_after:
@@ -389,13 +417,22 @@ class ParallelMapIterator(DatasetIterator):
                     shared.lowwater += 1
             else:
                 shared.consumed_after.add(index)
-            if shared.workers_waiting:
+            if not ok:
+                # The consumer may keep this exception (and through its traceback this
+                # iterator) for long: stop the workers now rather than when it is collected.
+                # They keep the results in hand; a later next() starts new ones.
+                shared.run += 1
+                _wake_all(shared)
+            elif shared.workers_waiting:
                 cond.notify()  # one slot freed: one worker can go on
         if ok:
             return value
-        if from_fn and isinstance(value, Exception):
-            raise element_error(self.op_name, index, value) from value
-        raise value
+        try:
+            if from_fn and isinstance(value, Exception):
+                raise element_error(self.op_name, index, value) from value
+            raise value
+        finally:
+            del value  # this frame is in the traceback: no cycle through the exception
 
     # -- checkpointing ---------------------------------------------------------------------
     def _get_state(self) -> Dict[str, Any]:

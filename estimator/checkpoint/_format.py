@@ -30,6 +30,20 @@ class CheckpointMismatchError(CheckpointError, ValueError):
     """A checkpoint's variables do not match the live model's."""
 
 
+class DiskFullError(CheckpointError, OSError):
+    """A checkpoint could not be written for lack of space; names the file and the bytes."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class UnsafePathError(CheckpointError, OSError):
+    """A path in ``model_dir`` the library would write is a symlink (or otherwise unsafe)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 def few(names: Sequence[str], limit: int = 40) -> str:
     """``names`` joined for an error message, at most ``limit`` of them."""
     shown = ", ".join(names[:limit])
