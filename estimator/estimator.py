@@ -18,7 +18,7 @@ from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
 from estimator._packages import require
 from estimator._precision import autocast_dtype
 from estimator._threads import compute_threads
-from estimator.checkpoint_saver import CheckpointSaving
+from estimator.run_hooks.saver import CheckpointSaving
 from estimator.eval_events import write_eval_summary
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig

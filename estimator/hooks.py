@@ -306,9 +306,9 @@ class NanTensorHook(SessionRunHook):
         self._check(None)
 
 
-# TF's other session hooks, each in its own module (they subclass SessionRunHook above)
-from estimator.checkpoint_saver import CheckpointSaverHook, CheckpointSaverListener  # noqa: E402,F401,I001
-from estimator.in_memory_eval import InMemoryEvaluatorHook  # noqa: E402,F401
-from estimator.profiler_hook import ProfilerHook  # noqa: E402,F401
-from estimator.session_hooks import FinalOpsHook, StepCounterHook, SummarySaverHook  # noqa: E402,F401
-from estimator.timer import SecondOrStepTimer  # noqa: E402,F401
+# TF's other session hooks, in estimator/run_hooks/ (they subclass SessionRunHook above)
+from estimator.run_hooks.basic import FinalOpsHook, StepCounterHook, SummarySaverHook  # noqa
+from estimator.run_hooks.in_memory_eval import InMemoryEvaluatorHook  # noqa: E402,F401
+from estimator.run_hooks.profiler import ProfilerHook  # noqa: E402,F401
+from estimator.run_hooks.saver import CheckpointSaverHook, CheckpointSaverListener  # noqa
+from estimator.run_hooks.timer import SecondOrStepTimer  # noqa: E402,F401

@@ -9,7 +9,8 @@ Metrics are written to ``model_dir/eval`` (``eval_<name>``) as by ``evaluate``.
 
 Where TF rebuilds the evaluation graph and reloads the checkpoint at every evaluation, the
 evaluation here runs in the same process over the live model (see
-:mod:`estimator.in_memory_eval`): its results equal ``evaluate`` on the checkpoint just saved.
+:mod:`estimator.run_hooks.in_memory_eval`): its results equal ``evaluate`` on the checkpoint
+just saved.
 Evaluations follow checkpoints, so ``RunConfig.save_checkpoints_steps``/``_secs`` sets the
 cadence (TF's default: every 600 seconds). ``start_delay_secs`` only matters to a separate
 evaluator process, which does not exist here (TF ignores it locally too).
@@ -22,10 +23,10 @@ import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from estimator.checkpoint_saver import CheckpointSaverListener, SavingSession, _check_listeners
+from estimator.run_hooks.saver import CheckpointSaverListener, SavingSession, _check_listeners
 from estimator.hooks import SessionRunHook
-from estimator.in_memory_eval import evaluate_live
-from estimator.timer import SecondOrStepTimer
+from estimator.run_hooks.in_memory_eval import evaluate_live
+from estimator.run_hooks.timer import SecondOrStepTimer
 
 logger = logging.getLogger("estimator")
 

@@ -75,7 +75,8 @@ class ClassificationOutput(ExportOutput):
         if scores is not None:
             _tensor("scores", scores, "Classification")
             if not scores.is_floating_point():
-                raise ValueError(f"Classification scores must be a float tensor; got {scores.dtype}")
+                raise ValueError("Classification scores must be a float tensor; got "
+                                 f"{scores.dtype}")
         if classes is not None:
             _tensor("classes", classes, "Classification")
         self.scores, self.classes = scores, classes

@@ -3,7 +3,7 @@
 ``export_dir_base/<timestamp>/`` (10 digits, the export time; the next free second if taken)
 holds:
 
-=========================  ==========================================================================
+=========================  =========================================================================
 ``saved_model.json``       the description: format, global step, inputs (dtype, shape; ``null``
                            is the dynamic batch dimension), signatures and their outputs
 ``model.pt2``              a ``torch.export`` ``ExportedProgram`` of the PREDICT-mode ``model_fn``
@@ -13,7 +13,7 @@ holds:
 ``assets/``                assets (none are collected yet); ``assets.extra/`` holds
                            ``assets_extra`` (``{destination: source path}``)
 ``saved_model.txt``        with ``as_text=True``: the traced program, readable
-=========================  ==========================================================================
+=========================  =========================================================================
 
 It is written to ``temp-<timestamp>`` first and renamed, so a reader never sees half an export.
 Loading it (:func:`estimator.export.load`) needs neither ``model_fn`` nor its source.
@@ -73,7 +73,8 @@ def _outputs_of(spec: EstimatorSpec, mode: str) -> List[Tuple[str, str, Any]]:
     return items
 
 
-def _flatten(items: List[Tuple[str, str, Any]]) -> Tuple[List[torch.Tensor], List[Tuple[str, str, int]]]:
+def _flatten(items: List[Tuple[str, str, Any]]
+             ) -> Tuple[List[torch.Tensor], List[Tuple[str, str, int]]]:
     """Unique tensors (a tensor in two signatures is returned once) and where each output is."""
     tensors: List[torch.Tensor] = []
     index: Dict[int, int] = {}

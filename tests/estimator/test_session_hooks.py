@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import estimator as est
 import train_eval_fixtures as fx
 from estimator import checkpoint
-from estimator import timer as timer_lib
+from estimator.run_hooks import timer as timer_lib
 from estimator.eval_events import scalar_events
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 import torch
 
 from estimator.hooks import SessionRunContext, SessionRunHook, SessionRunValues
-from estimator.timer import SecondOrStepTimer
+from estimator.run_hooks.timer import SecondOrStepTimer
 
 logger = logging.getLogger("estimator")
 

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import torch
 
 from estimator.hooks import SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues
-from estimator.timer import SecondOrStepTimer
+from estimator.run_hooks.timer import SecondOrStepTimer
 
 logger = logging.getLogger("estimator")
 

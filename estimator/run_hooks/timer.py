@@ -43,7 +43,8 @@ class SecondOrStepTimer:
             return True
         if self._last_triggered_step == step:
             return False
-        if self._every_secs is not None and time.time() >= self._last_triggered_time + self._every_secs:
+        if (self._every_secs is not None and
+                time.time() >= self._last_triggered_time + self._every_secs):
             return True
         if self._every_steps is not None and step >= self._last_triggered_step + self._every_steps:
             return True

@@ -19,7 +19,7 @@ import logging
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 from estimator.hooks import SessionRunContext, SessionRunHook, SessionRunValues
-from estimator.timer import SecondOrStepTimer
+from estimator.run_hooks.timer import SecondOrStepTimer
 
 logger = logging.getLogger("estimator")
 
@@ -122,7 +122,8 @@ class CheckpointSaverHook(SessionRunHook):
                              "Estimator writes its own checkpoint format")
         if checkpoint_basename != "model.ckpt":
             raise ValueError("CheckpointSaverHook: checkpoint files are always named "
-                             f"model.ckpt-<step>.pt; got checkpoint_basename={checkpoint_basename!r}")
+                             "model.ckpt-<step>.pt; got "
+                             f"checkpoint_basename={checkpoint_basename!r}")
         self.checkpoint_dir = str(checkpoint_dir)
         self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
         self._saving = _Listeners(_check_listeners(listeners))

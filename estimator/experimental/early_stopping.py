@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 
 from estimator.eval_events import read_eval_metrics
 from estimator.hooks import SessionRunContext, SessionRunHook, SessionRunValues
-from estimator.timer import SecondOrStepTimer
+from estimator.run_hooks.timer import SecondOrStepTimer
 
 logger = logging.getLogger("estimator")
 

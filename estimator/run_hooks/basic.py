@@ -13,7 +13,7 @@ import torch
 
 from estimator.hooks import SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues
 from estimator.summary import LazyWriter
-from estimator.timer import SecondOrStepTimer
+from estimator.run_hooks.timer import SecondOrStepTimer
 
 logger = logging.getLogger("estimator")
 
