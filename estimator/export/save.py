@@ -190,9 +190,12 @@ def _examples(receiver: ServingInputReceiver) -> Tuple[Dict[str, torch.Tensor], 
     if dynamic and len(set(sizes.values())) > 1:
         raise ValueError(f"receiver_tensors have different batch sizes {sizes}; the first "
                          "dimension of every receiver tensor is the batch")
-    if dynamic:
-        inputs = {k: (t.expand(2, *t.shape[1:]).clone() if t.dim() > 0 and t.shape[0] < 2 and
-                      t.shape[0] == 1 else t) for k, t in inputs.items()}
+    if dynamic and set(sizes.values()) == {0}:
+        raise ValueError("receiver_tensors have batch size 0; give example tensors with at "
+                         "least one row")
+    if dynamic and set(sizes.values()) == {1}:
+        inputs = {k: t.expand(2, *t.shape[1:]).clone() if t.dim() > 0 else t
+                  for k, t in inputs.items()}
     return inputs, dynamic
 
 
