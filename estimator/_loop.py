@@ -45,6 +45,11 @@ class LoopSession:
     def global_step(self) -> int:
         return self._scope.global_step
 
+    @property
+    def scope(self) -> ModelScope:
+        """The live model scope (in-memory evaluation runs over it)."""
+        return self._scope
+
 
 # -- batches ----------------------------------------------------------------------------------
 def split_element(element: Any) -> Tuple[Any, Any]:
@@ -239,6 +244,7 @@ class TrainOps(ModeOps):
         self._summary = False
         self._applied = True
         self._loss: Optional[torch.Tensor] = None
+        self._stop: Optional[str] = None
         # TF checks the loss every step; here each step records a non-finite loss on the
         # device (no host sync) and the host reads it on log steps and before every save.
         self._nan = FirstNonFinite()
@@ -247,7 +253,7 @@ class TrainOps(ModeOps):
     def stop_before_step(self) -> Optional[str]:
         if self.last_step is not None and self.scope.global_step >= self.last_step:
             return f"reached the last step ({self.last_step})"
-        return None
+        return self._stop
 
     def is_summary_step(self) -> bool:
         n = self.config.save_summary_steps
@@ -335,7 +341,8 @@ class TrainOps(ModeOps):
         step = self.scope.global_step
         self._check_loss(step, "before saving a checkpoint")
         self._check_parameters(step)
-        self._save()
+        if self._save():  # a saving listener's after_save returned True
+            self._stop = "a CheckpointSaverListener requested a stop"
         self._saved_step, self._save_time = self.scope.global_step, time.time()
 
     def finish(self, reason: str) -> None:

@@ -19,6 +19,8 @@ from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
 from estimator._packages import require
 from estimator._precision import autocast_dtype
 from estimator._threads import apply_inter_op_threads, compute_threads
+from estimator.eval_events import write_eval_summary
+from estimator.run_hooks.saver import CheckpointSaving
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
 from estimator.scope import ModelScope, to_path, to_state_key
@@ -96,13 +98,15 @@ class Estimator:
 
     # -- train ---------------------------------------------------------------------------------
     def train(self, input_fn: Callable[..., Any], hooks: Optional[Iterable[SessionRunHook]] = None,
-              steps: Optional[int] = None, max_steps: Optional[int] = None) -> "Estimator":
+              steps: Optional[int] = None, max_steps: Optional[int] = None,
+              saving_listeners: Optional[Iterable[Any]] = None) -> "Estimator":
         """Train until the input ends, ``steps`` more steps, or global step ``max_steps``.
 
         Resumes from the latest checkpoint: model, optimizers, global step, RNG and the input's
         position (an input saved exhausted starts afresh, so ``for epoch: train(...)`` works).
         Ctrl-C (SIGINT) or SIGTERM stops after the step in progress, saves a checkpoint, then
         raises ``KeyboardInterrupt`` (SIGTERM: ends the process), so running again resumes.
+        ``saving_listeners`` (``est.CheckpointSaverListener``) run around each checkpoint save.
         """
         if steps is not None and max_steps is not None:
             raise ValueError("train(): give steps or max_steps, not both")
@@ -116,6 +120,7 @@ class Estimator:
                             start, max_steps)
                 return self
             hook_list = HookList([*_validate.hook_list(hooks), interrupt])
+            saving = CheckpointSaving(self._config, hook_list.hooks, saving_listeners)
             self._seed()
             scope = self._new_scope(payload, ModeKeys.TRAIN)
             batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
@@ -123,22 +128,25 @@ class Estimator:
             writer = LazyWriter(self._model_dir, on_create=lambda w: write_hparams(
                 w, self._params, self._config))
             try:
+                save = saving.bind(scope, lambda directory: self._save(scope, batches, directory))
                 hook_list.begin()
+                saving.begin()
                 if payload and payload.get("rng") is not None:
                     checkpoint.restore_rng_state(payload["rng"])
-                ops = TrainOps(scope, self._config, start + steps if steps else max_steps,
-                               save=lambda: self._save(scope, batches), writer=writer.get)
+                ops = TrainOps(scope, saving.config, start + steps if steps else max_steps,
+                               save=save, writer=writer.get)
                 with self._threads(scope, batches):
                     for _ in run_steps(scope, ModeKeys.TRAIN, self._bind(ModeKeys.TRAIN),
                                        batches, hook_list, ops):
                         pass
+                saving.end()
             finally:
                 close_input(batches)
                 writer.close()
         interrupt.reraise()  # SIGINT/SIGTERM: the final checkpoint is saved, now stop as asked
         return self
 
-    def _save(self, scope: ModelScope, batches: Any) -> None:
+    def _save(self, scope: ModelScope, batches: Any, directory: Optional[str] = None) -> None:
         get_state = getattr(batches, "state_dict", None)
         payload = {
             "global_step": scope.global_step,
@@ -150,7 +158,7 @@ class Estimator:
         train_ops = scope.step_states.state_dict(scope.optimizers)
         if train_ops:  # loss scalers, gradients summed mid-accumulation
             payload["scope"] = {"train_ops": train_ops}
-        checkpoint.save(self._model_dir, scope.global_step, payload,
+        checkpoint.save(directory or self._model_dir, scope.global_step, payload,
                         self._config.keep_checkpoint_max,
                         keep_every_n_hours=_keep_hours(self._config))
 
@@ -170,6 +178,11 @@ class Estimator:
         payload = self._load_for_inference(checkpoint_path, "evaluate")
         self._seed()
         scope = self._new_scope(payload, ModeKeys.EVAL)
+        return self._evaluate_in(scope, input_fn, steps, hooks, name)
+
+    def _evaluate_in(self, scope: ModelScope, input_fn: Callable[..., Any], steps: Optional[int],
+                     hooks: Optional[Iterable[SessionRunHook]], name: Optional[str]
+                     ) -> Dict[str, Any]:
         for metric in self._seen_metrics:
             metric.reset()
         batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config)
@@ -191,18 +204,55 @@ class Estimator:
 
     def _write_eval_summaries(self, results: Dict[str, Any], name: Optional[str]) -> None:
         # A read-only or shared model_dir must not cost the results: warn once instead.
-        logdir = os.path.join(self._model_dir, f"eval_{name}" if name else "eval")
+        logdir = self.eval_dir(name)
         writer = LazyWriter(logdir)
         try:
             try:
-                for key, value in results.items():
-                    if key != "global_step" and isinstance(value, (int, float)):
-                        writer.get().add_scalar(key, value, results["global_step"])
+                write_eval_summary(writer.get(), results, results["global_step"])
             finally:
                 writer.close()
         except OSError as e:
             logger.warning("Could not write the evaluation summaries to %s (%s); the results "
                            "are returned but not in TensorBoard.", logdir, e)
+
+    def eval_dir(self, name: Optional[str] = None) -> str:
+        """Where ``evaluate(name=name)`` writes its metrics: ``model_dir/eval`` or
+        ``model_dir/eval_<name>``."""
+        return os.path.join(self._model_dir, f"eval_{name}" if name else "eval")
+
+    # -- export --------------------------------------------------------------------------------
+    def export_saved_model(self, export_dir_base: str, serving_input_receiver_fn: Callable[[], Any],
+                           assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+                           checkpoint_path: Optional[str] = None,
+                           experimental_mode: str = ModeKeys.PREDICT,
+                           eager_fallback: bool = False) -> str:
+        """Export the model to ``export_dir_base/<timestamp>/``: see :mod:`estimator.export`.
+
+        Returns the export directory. ``eager_fallback=True`` writes a checkpoint-plus-model_fn
+        export when ``torch.export`` cannot trace ``model_fn``.
+        """
+        from estimator.export.save import export_saved_model
+        return export_saved_model(self, export_dir_base, serving_input_receiver_fn, assets_extra,
+                                  as_text, checkpoint_path, experimental_mode, eager_fallback)
+
+    def export_savedmodel(self, export_dir_base: str, serving_input_receiver_fn: Callable[[], Any],
+                          assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+                          checkpoint_path: Optional[str] = None,
+                          strip_default_attrs: bool = False) -> str:
+        """TF 1.x's name for :meth:`export_saved_model` (``strip_default_attrs`` is accepted
+        and has no effect: there are no graph attributes)."""
+        return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra,
+                                       as_text, checkpoint_path)
+
+    def experimental_export_all_saved_models(
+            self, export_dir_base: str, input_receiver_fn_map: Dict[str, Callable[[], Any]],
+            assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+            checkpoint_path: Optional[str] = None) -> str:
+        """Export one model per mode of ``input_receiver_fn_map`` into one timestamped folder
+        (see :func:`estimator.export.save.export_all_saved_models`)."""
+        from estimator.export.save import export_all_saved_models
+        return export_all_saved_models(self, export_dir_base, input_receiver_fn_map,
+                                       assets_extra, as_text, checkpoint_path)
 
     # -- predict -------------------------------------------------------------------------------
     def predict(self, input_fn: Callable[..., Any], predict_keys: Optional[List[str]] = None,
