@@ -296,7 +296,9 @@ def export_all_saved_models(estimator: Any, export_dir_base: str,
     into one ``export_dir_base/<timestamp>/``; returns that folder."""
     if not input_receiver_fn_map:
         raise ValueError("input_receiver_fn_map must name at least one mode")
-    payload = estimator._load_for_inference(checkpoint_path)
+    payload = estimator._load_for_inference(checkpoint_path, "export")
+    if payload is None:  # TF exports only a trained model
+        raise ValueError(f"Couldn't find trained model at {estimator.model_dir}.")
     export_dir = _timestamped_dir(os.fspath(export_dir_base))
     temp = os.path.join(os.path.dirname(export_dir), "temp-" + os.path.basename(export_dir))
     os.makedirs(temp)
