@@ -12,6 +12,7 @@ import torch
 from estimator import checkpoint
 from estimator import _validate
 from estimator._fn_args import bind_model_fn
+from estimator._graph import FirstFeatures, graph_wanted, write_graph
 from estimator._hparams import write_hparams
 from estimator._input import close_input, open_input
 from estimator._interrupt import InterruptGuard
@@ -135,11 +136,14 @@ class Estimator:
                     checkpoint.restore_rng_state(payload["rng"])
                 ops = TrainOps(scope, saving.config, start + steps if steps else max_steps,
                                save=save, writer=writer.get)
+                first = FirstFeatures(self._bind(ModeKeys.TRAIN))
                 with self._threads(scope, batches):
-                    for _ in run_steps(scope, ModeKeys.TRAIN, self._bind(ModeKeys.TRAIN),
-                                       batches, hook_list, ops):
+                    for _ in run_steps(scope, ModeKeys.TRAIN, first, batches, hook_list, ops):
                         pass
                 saving.end()
+                if first.seen and graph_wanted(payload, self._config):
+                    write_graph(writer.get(), scope, self._bind(ModeKeys.PREDICT),
+                                first.features)
             finally:
                 close_input(batches)
                 writer.close()
