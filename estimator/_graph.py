@@ -67,6 +67,7 @@ def write_graph(writer: Any, scope: ModelScope, call: Callable[[Any, Any], Any],
         scope.root.train(False)
         with torch.random.fork_rng(devices=[]), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are constants here
+            warnings.simplefilter("ignore", DeprecationWarning)  # add_graph still uses jit.trace
             writer.add_graph(step, tensors)
         return True
     except Exception as e:  # tracing fails in many ways; each only means "no graph"
