@@ -49,9 +49,9 @@ class SeededFunction:
     """A map function that runs with the pending element seed of its thread active."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, fn)  # first: it copies fn's __dict__ over ours
         self.fn = fn
         self.seed = get_element_seed()
-        functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         pending = getattr(_local, "pending", None)

@@ -29,8 +29,13 @@ import os
 import zlib
 from typing import Any, BinaryIO, Dict, Optional, Sequence, Tuple, Union
 
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import (UPSTREAM, DatasetIterator, MalformedStateError, require_keys,
+                            state_int)
 from data.dataset import Dataset
+from data.ops._args import check_int
+from data.ops._parallel import AUTOTUNE
+from data.ops.combine import InterleaveDataset
+from data.sources import TensorSliceDataset
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
 Filenames = Union[PathLike, Sequence[PathLike], Dataset]
@@ -140,7 +145,6 @@ class FileSourceDataset(Dataset):
             if isinstance(filenames, (str, bytes, os.PathLike)):
                 filenames = [filenames]
             paths = [_path(op, f, f"filenames[{i}]") for i, f in enumerate(filenames)]
-            from data.sources import TensorSliceDataset
             self._filenames = TensorSliceDataset(paths)
         self._compression = compression(op, compression_type)
         if buffer_size is not None and (not isinstance(buffer_size, int) or buffer_size < 0
@@ -149,8 +153,6 @@ class FileSourceDataset(Dataset):
                              f"got {buffer_size!r}")
         self._buffer_size = buffer_size or DEFAULT_BUFFER_SIZE
         self._buffer_size_arg = buffer_size
-        from data.ops._args import check_int
-        from data.ops._parallel import AUTOTUNE
         if num_parallel_reads is not None:
             num_parallel_reads = check_int(op, "num_parallel_reads", num_parallel_reads, 1,
                                            also=(AUTOTUNE,))
@@ -175,7 +177,6 @@ class FileSourceDataset(Dataset):
     # -- provided --------------------------------------------------------------------------
     def _iterator(self, epoch: int) -> DatasetIterator:
         if self._num_parallel_reads not in (None, 1):
-            from data.ops.combine import InterleaveDataset
             interleaved = InterleaveDataset(
                 self._filenames, lambda name: self.single_file(_path(
                     self.display_name, name, "an element of filenames")),
@@ -237,10 +238,14 @@ class _FileSourceIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, UPSTREAM, "file", "offset")
+        offset = state_int(self.op_name, state, "offset")
+        if state["file"] is not None and not isinstance(state["file"], str):
+            raise MalformedStateError(f"{self.op_name}: saved state field 'file' must be a str "
+                                      f"or None, got {type(state['file']).__name__}")
         self._close()
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._path = None if state["file"] is None else str(state["file"])
-        self._offset = int(state["offset"])
+        self._path = state["file"]
+        self._offset = offset
 
     def _close(self) -> None:
         f, self._file = self._file, None

@@ -7,14 +7,15 @@ from typing import Any, Callable, Optional, Union
 import torch
 
 from data.dataset import Dataset
-from data.options import AutoShardPolicy, AutotuneOptions, DistributeOptions, ThreadingOptions
+from data.options import (AutoShardPolicy, AutotuneOptions, DistributeOptions,
+                          OptimizationOptions, ThreadingOptions)
 
 __all__ = ["AutoShardPolicy", "AutotuneOptions", "Counter", "DistributeOptions",
-           "INFINITE_CARDINALITY", "ThreadingOptions", "UNKNOWN_CARDINALITY",
-           "bucket_by_sequence_length", "cardinality", "choose_from_datasets",
-           "get_single_element", "group_by_window", "load", "rejection_resample",
-           "sample_from_datasets", "save", "scan", "shuffle_and_repeat", "snapshot",
-           "take_while", "unique", "copy_to_device", "prefetch_to_device"]
+           "INFINITE_CARDINALITY", "OptimizationOptions", "ThreadingOptions",
+           "UNKNOWN_CARDINALITY", "bucket_by_sequence_length", "cardinality",
+           "choose_from_datasets", "copy_to_device", "get_single_element", "group_by_window",
+           "load", "prefetch_to_device", "rejection_resample", "sample_from_datasets", "save",
+           "scan", "shuffle_and_repeat", "snapshot", "take_while", "unique"]
 
 
 def shuffle_and_repeat(buffer_size: int, count: Optional[int] = None,

@@ -9,6 +9,7 @@ from typing import BinaryIO, Dict, Optional, Sequence, Tuple, Union
 
 from data._file_sources import FileSourceDataset, Filenames, open_file
 from data.dataset import Dataset
+from data.ops._args import check_int
 from data.sources import TensorSliceDataset
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -103,7 +104,6 @@ class FixedLengthRecordDataset(FileSourceDataset):
                  buffer_size: Optional[int] = None, compression_type: Optional[str] = None,
                  num_parallel_reads: Optional[int] = None) -> None:
         super().__init__(filenames, compression_type, buffer_size, num_parallel_reads)
-        from data.ops._args import check_int
         op = self.display_name
         self._record_bytes = check_int(op, "record_bytes", record_bytes, 1)
         self._header_bytes = check_int(op, "header_bytes", header_bytes or 0, 0)

@@ -18,10 +18,11 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from data._iterator import DatasetIterator, MalformedStateError, require_keys
+from data._iterator import (DatasetIterator, MalformedStateError, require_keys, state_bool,
+                            state_int)
 from data._spec import TensorSpec, from_signature, shapes_into, spec_of, spec_of_leaf
 from data._structure import flatten as leaves, flatten_up_to, pack, to_leaf
-from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
+from data.dataset import INFINITE_CARDINALITY, Dataset
 
 
 _INT64_MAX = 2**63 - 1
@@ -144,8 +145,7 @@ class _SliceIterator(DatasetIterator):
         return {"index": self._index}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "index")
-        self._index = int(state["index"])
+        self._index = state_int(self.op_name, state, "index", 0, self._ds._length)
 
 
 # -- from_tensors ----------------------------------------------------------------------------
@@ -184,8 +184,7 @@ class _TensorIterator(DatasetIterator):
         return {"done": self._done}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "done")
-        self._done = bool(state["done"])
+        self._done = state_bool(self.op_name, state, "done")
 
 
 # -- range -----------------------------------------------------------------------------------
@@ -241,8 +240,14 @@ class _RangeIterator(DatasetIterator):
         return {"next": self._next_value}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "next")
-        self._next_value = int(state["next"])
+        r = self._range
+        value = state_int(self.op_name, state, "next", None)
+        low, high = (r.start, max(r.start, r.stop + r.step - 1)) if r.step > 0 else \
+            (min(r.start, r.stop + r.step + 1), r.start)
+        if not low <= value <= high or (value - r.start) % r.step:
+            raise MalformedStateError(f"{self.op_name}: saved state field 'next' is {value}, "
+                                      f"not a position of {r}")
+        self._next_value = value
 
 
 # -- from_generator --------------------------------------------------------------------------
@@ -384,8 +389,7 @@ class _GeneratorIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         # A generator cannot be snapshotted: restart it and fast-forward past what was produced.
-        require_keys(self.op_name, state, "count")
-        count = int(state["count"])
+        count = state_int(self.op_name, state, "count")
         self._close()
         gen = self._start()
         for skipped in range(count):

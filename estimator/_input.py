@@ -62,7 +62,8 @@ def _open(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], confi
         return iterator
     try:
         load(saved_state)
-    except Exception as e:  # a different pipeline: continue, but say so
+    except (KeyError, TypeError, ValueError) as e:  # a different pipeline (MalformedStateError
+        # is a ValueError): continue, but say so; anything else (an alarm, an I/O error) raises
         logger.warning("The saved input position does not fit the pipeline input_fn "
                        "returned (%s); the input starts afresh.", e)
         close_input(iterator)

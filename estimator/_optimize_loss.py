@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union, cast
 
 import torch
 
@@ -84,7 +84,7 @@ def optimize_loss(loss: torch.Tensor, global_step: Optional[int], learning_rate:
         if lr is None:
             raise ValueError("optimize_loss: learning_rate is None, but must be given when "
                              f"optimizer is a class ({optimizer.__name__})")
-        opt = optimizer(learning_rate=lr)
+        opt = cast(Any, optimizer)(learning_rate=lr)  # an est.train subclass
     elif isinstance(optimizer, train.Optimizer):
         opt = optimizer
     elif callable(optimizer):

@@ -204,8 +204,17 @@ def run(opt: torch.optim.Optimizer, loss: torch.Tensor, inputs: Optional[List[nn
         scaler.unscale_(opt)
         clip_gradients_(_group_params(opt), options.clip_norm)
     scaler.step(opt)
-    # GradScaler.step has just read found_inf on the host; read it again (already there)
-    # before update() forgets it.
-    skipped = any(bool(v) for v in scaler._found_inf_per_device(opt).values())
+    skipped = _step_was_skipped(scaler, opt)
     scaler.update()
     return not skipped
+
+
+def _step_was_skipped(scaler: torch.amp.GradScaler, opt: torch.optim.Optimizer) -> bool:
+    """Whether ``scaler.step(opt)`` skipped the update (inf/NaN gradients); call before
+    ``update()``. ``GradScaler.step`` has just read the same flags on the host, so this costs
+    no further wait."""
+    try:
+        found = scaler._found_inf_per_device(opt)
+    except (AttributeError, KeyError):  # a GradScaler without that helper: ask its state
+        found = scaler._per_optimizer_states[id(opt)]["found_inf_per_device"]
+    return any(bool(v) for v in found.values())

@@ -186,14 +186,23 @@ class Estimator:
         results = ops.results
         logger.info("Saving dict for global step %d: %s", results["global_step"],
                     ", ".join(f"{k} = {v}" for k, v in sorted(results.items())))
-        writer = LazyWriter(os.path.join(self._model_dir, f"eval_{name}" if name else "eval"))
-        try:
-            for key, value in results.items():
-                if key != "global_step" and isinstance(value, (int, float)):
-                    writer.get().add_scalar(key, value, results["global_step"])
-        finally:
-            writer.close()
+        self._write_eval_summaries(results, name)
         return results
+
+    def _write_eval_summaries(self, results: Dict[str, Any], name: Optional[str]) -> None:
+        # A read-only or shared model_dir must not cost the results: warn once instead.
+        logdir = os.path.join(self._model_dir, f"eval_{name}" if name else "eval")
+        writer = LazyWriter(logdir)
+        try:
+            try:
+                for key, value in results.items():
+                    if key != "global_step" and isinstance(value, (int, float)):
+                        writer.get().add_scalar(key, value, results["global_step"])
+            finally:
+                writer.close()
+        except OSError as e:
+            logger.warning("Could not write the evaluation summaries to %s (%s); the results "
+                           "are returned but not in TensorBoard.", logdir, e)
 
     # -- predict -------------------------------------------------------------------------------
     def predict(self, input_fn: Callable[..., Any], predict_keys: Optional[List[str]] = None,

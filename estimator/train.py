@@ -62,19 +62,18 @@ def create_global_step(graph: Any = None) -> int:
                      "est.train.get_or_create_global_step() or est.train.get_global_step()")
 
 
-def _resolve_lr(lr: LearningRate, device: torch.device) -> Any:
-    """A float, or a detached tensor on the model's device: a tensor there is never read
-    back to the host (``.item()`` would wait for the device)."""
-    if callable(lr):
-        lr = lr()
-    if isinstance(lr, torch.Tensor):
-        if lr.numel() != 1:
+def _resolve_lr(lr: LearningRate, device: Optional[torch.device] = None) -> Any:
+    """A float, or (given the model's ``device``) a detached tensor on that device: a tensor
+    there is never read back to the host (``.item()`` would wait for the device)."""
+    value: Any = lr() if callable(lr) else lr
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
             raise ValueError(f"the learning rate must be a number or a 1-element tensor, got "
-                             f"shape {tuple(lr.shape)}")
-        if lr.device == device or lr.device.type != "cpu":
-            return lr.detach()
-        return float(lr)  # host memory: reading it costs no device sync
-    return None if lr is None else float(lr)
+                             f"shape {tuple(value.shape)}")
+        if device is not None and (value.device == device or value.device.type != "cpu"):
+            return value.detach()
+        return float(value)  # host memory: reading it costs no device sync
+    return None if value is None else float(value)
 
 
 def _set_lr(opt: torch.optim.Optimizer, lr: Any) -> None:

@@ -76,7 +76,12 @@ def _map_tensors(fn: Callable[[torch.Tensor], torch.Tensor], element: Any) -> An
 
 def _tensors(element: Any) -> List[torch.Tensor]:
     found: List[torch.Tensor] = []
-    _map_tensors(lambda t: found.append(t) or t, element)
+
+    def collect(tensor: torch.Tensor) -> torch.Tensor:
+        found.append(tensor)
+        return tensor
+
+    _map_tensors(collect, element)
     return found
 
 
@@ -158,7 +163,11 @@ class CudaTransfer(Transfer):
 
 
 def make_transfer(device: torch.device) -> Transfer:
-    return CudaTransfer(device) if device.type == "cuda" else Transfer(device)
+    if device.type != "cuda":
+        return Transfer(device)
+    if device.index is None:  # the caller's current device, not the worker thread's default
+        device = torch.device("cuda", torch.cuda.current_device())
+    return CudaTransfer(device)
 
 
 class PrefetchToDeviceIterator(ParallelMapIterator):
@@ -312,8 +321,12 @@ def feed_to_device(iterator: Any, device: torch.device, buffer_size: int = 2,
     """``iterator`` with its elements moved to ``device`` by a background thread.
 
     A pipeline iterator keeps its checkpoint state (:class:`DeviceFeed`); any other iterator
-    is fed the same way but stays uncheckpointable.
+    is fed the same way but stays uncheckpointable. A pipeline that already ends with
+    ``prefetch_to_device`` to a CUDA device is returned as it is.
     """
+    if isinstance(iterator, PrefetchToDeviceIterator) and \
+            isinstance(iterator._transfer, CudaTransfer):
+        return iterator
     transfer = (transfer_factory or make_transfer)(device)
     if isinstance(iterator, DatasetIterator):
         return DeviceFeed(iterator, transfer, buffer_size)

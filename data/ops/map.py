@@ -14,6 +14,7 @@ import torch
 
 from data._call import call_with_element
 from data._element_seed import SeededFunction, element_seeds
+from data._sparse import SparseTensor
 from data._iterator import CountingIterator, DatasetIterator
 from data._spec import spec_of
 from data._structure import map_structure, to_leaf
@@ -96,6 +97,8 @@ def map_result(value: Any) -> Any:
 
 
 def _valid_leaf(leaf: Any) -> Any:
+    if type(leaf) in _PLAIN_TYPES:  # the common case, without to_leaf's checks
+        return leaf
     leaf = to_leaf(leaf)
     if leaf is None or isinstance(leaf, _LEAF_TYPES):
         return leaf
@@ -104,7 +107,9 @@ def _valid_leaf(leaf: Any) -> Any:
                     "numbers, strings, lists or datasets, in tuples or dicts")
 
 
-_LEAF_TYPES = (torch.Tensor, bool, int, float, complex, str, bytes, list, Dataset)
+_LEAF_TYPES = (torch.Tensor, bool, int, float, complex, str, bytes, list, Dataset,
+               SparseTensor)
+_PLAIN_TYPES = frozenset((torch.Tensor, bool, int, float, str, bytes))
 
 
 def _apply(fn: Callable[..., Any], intra_op_threads: int = 0) -> Callable[[Any], Any]:

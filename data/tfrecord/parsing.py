@@ -18,13 +18,15 @@ Sparse results (``VarLenFeature``): a :class:`SparseTensor` with TF's three part
 (``int64 [rank]``); rank is 1 for ``parse_single_example`` and 2 (example, position) for
 ``parse_example``. ``sp.to_dense(default_value)`` is ``tf.sparse.to_dense``. A ``SparseTensor``
 is not batched by ``Dataset.batch``: batch the serialized records and call ``parse_example`` (the
-order TF recommends), or call ``to_dense()`` inside ``map``.
+order TF recommends), or call ``to_dense()`` inside ``map``. It may sit in a shuffle buffer
+that is checkpointed (it is registered with ``torch.serialization.add_safe_globals``).
 
-Decoding: the ``protobuf`` runtime (see :mod:`data.tfrecord._proto`). Measured on ImageNet-style
-records (110 KB JPEG + 11 features, 6 requested), median of 5 rounds of 3,000 records on the
-loaded 2-core machine: 25 us per record with the protobuf runtime's C parser (upb), 54 us with
-a hand-written wire-format decoder in Python that skips the unrequested fields (rounds:
-18-26 vs 44-86 us). ``benchmarks/tfrecord.py --compare-decoders`` repeats the measurement.
+Decoding: the ``protobuf`` runtime (see :mod:`data.tfrecord._proto`), chosen by measurement
+(``benchmarks/tfrecord.py --compare-decoders``: 300 ImageNet-style records, a 43 KB JPEG and 14
+other features each, 6 requested; median of 3 rounds on the 2-core machine at load 7-15): 46-62
+us per record with the runtime's C parser (upb), 150-215 us with a hand-written wire-format
+decoder in Python that skips the features it is not asked for. The hand decoder runs one
+Python-level step per field and per integer varint; upb parses the whole record in C.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tup
 import numpy as np
 import torch
 
+from data._sparse import SparseTensor
 from data.tfrecord._proto import Example
 
 __all__ = ["FixedLenFeature", "FixedLenSequenceFeature", "SparseTensor", "VarLenFeature",
@@ -68,39 +71,6 @@ class FixedLenSequenceFeature(NamedTuple):
     dtype: Any
     allow_missing: bool = False
     default_value: Any = None
-
-
-@dataclasses.dataclass(frozen=True)
-class SparseTensor:
-    """TF's sparse triple: ``indices`` ``[nnz, rank]``, ``values`` ``[nnz]``, ``dense_shape``.
-
-    ``values`` is a tensor for numeric features and a list of ``bytes`` (or ``str``) for strings.
-
-    >>> sp = SparseTensor(torch.tensor([[0], [2]]), torch.tensor([5, 7]), torch.tensor([3]))
-    >>> sp.to_dense().tolist()
-    [5, 0, 7]
-    """
-
-    indices: torch.Tensor
-    values: Any
-    dense_shape: torch.Tensor
-
-    def to_dense(self, default_value: Any = None) -> Any:
-        """The dense form, like ``tf.sparse.to_dense``: a tensor, or nested lists of strings."""
-        shape = [int(d) for d in self.dense_shape]
-        if isinstance(self.values, torch.Tensor):
-            fill = 0 if default_value is None else default_value
-            dense = torch.full(shape, fill, dtype=self.values.dtype)
-            if len(self.values):
-                dense[tuple(self.indices.t())] = self.values
-            return dense
-        fill = (b"" if not self.values or isinstance(self.values[0], bytes) else "") \
-            if default_value is None else default_value
-        flat = [fill] * math.prod(shape)
-        strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
-        for index, value in zip(self.indices.tolist(), self.values):
-            flat[sum(i * s for i, s in zip(index, strides))] = value
-        return _nest(flat, shape)
 
 
 # -- specs -------------------------------------------------------------------------------------
@@ -261,27 +231,31 @@ def _sequence_length(values: List[Any], spec: _Spec) -> int:
     return len(values) // step
 
 
-_DTYPES = {"int64": torch.int64, "float": torch.float32}
+_NUMPY = {"int64": np.int64, "float": np.float32}
+
+
+def _numbers(flat: List[Any], kind: str) -> torch.Tensor:
+    # numpy then from_numpy: a third of torch.tensor's cost for the short lists features hold.
+    return torch.from_numpy(np.array(flat, dtype=_NUMPY[kind]))
 
 
 def _tensor(flat: List[Any], kind: str, shape: Sequence[int]) -> Any:
     if kind == "string":
         return _nest(flat, list(shape)) if shape else flat[0]
-    return torch.tensor(flat, dtype=_DTYPES[kind]).reshape(tuple(shape))
+    return _numbers(flat, kind).reshape(tuple(shape))
 
 
 def _sparse(rows: List[List[Any]], spec: _Spec, batched: bool) -> SparseTensor:
     flat = [v for row in rows for v in row]
-    values = flat if spec.value_kind == "string" else torch.tensor(flat,
-                                                                   dtype=_DTYPES[spec.value_kind])
+    values = flat if spec.value_kind == "string" else _numbers(flat, spec.value_kind)
     width = max((len(row) for row in rows), default=0)
     if not batched:
-        return SparseTensor(torch.arange(len(flat), dtype=torch.int64).unsqueeze(1), values,
-                            torch.tensor([width], dtype=torch.int64))
-    # A flat list for torch.tensor: nested lists and repeat_interleave are many times slower.
+        return SparseTensor(torch.from_numpy(np.arange(len(flat), dtype=np.int64)[:, None]),
+                            values, torch.from_numpy(np.array([width], dtype=np.int64)))
+    # One flat list: nested lists and repeat_interleave are many times slower.
     pairs = [v for r, row in enumerate(rows) for i in range(len(row)) for v in (r, i)]
-    return SparseTensor(torch.tensor(pairs, dtype=torch.int64).view(-1, 2), values,
-                        torch.tensor([len(rows), width], dtype=torch.int64))
+    return SparseTensor(_numbers(pairs, "int64").view(-1, 2), values,
+                        _numbers([len(rows), width], "int64"))
 
 
 def _names(example_names: Any, count: int) -> List[str]:

@@ -32,8 +32,8 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shutil
-import tempfile
 import time
 from typing import Any, Callable, IO, Iterable, List, Optional, Tuple
 
@@ -72,9 +72,18 @@ def _fsync_dir(directory: str) -> None:
 
 
 def _open_temp(directory: str, name: str) -> Tuple[str, IO[bytes]]:
-    """A new, exclusively created temp file next to ``name`` (never an existing path)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp.{os.getpid()}.", dir=directory)
-    return tmp, os.fdopen(fd, "wb")
+    """A new, exclusively created temp file next to ``name`` (never an existing path, never
+    through a symlink); its mode is the umask's, like any file the user writes."""
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{name}.tmp.{os.getpid()}.{secrets.token_hex(6)}")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        return tmp, os.fdopen(fd, "wb")
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
 
 
 class _Recording:
@@ -123,9 +132,10 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None],
                  before_rename: Optional[Callable[[str], None]] = None) -> None:
     """Write ``path`` through ``write(file)``: readers see the old or the new file, never half.
 
-    ``before_rename(sha256_hex)`` runs once the data is on disk, before it takes the name. Out of space (``ENOSPC``, ``EDQUOT``, ``EFBIG`` from a
-    file size limit): :class:`DiskFullError` naming ``path`` and about how many bytes it needed
-    (``size_hint()``); the temp file is removed in every failure.
+    ``before_rename(sha256_hex)`` runs once the data is on disk, before it takes the name. Out
+    of space (``ENOSPC``, ``EDQUOT``, or ``EFBIG`` from a file size limit):
+    :class:`DiskFullError` naming ``path`` and about how many bytes it needed (``size_hint()``).
+    The temp file is removed in every failure.
     """
     directory, name = os.path.split(os.path.abspath(path))
     tmp, f = _open_temp(directory, name)
@@ -191,7 +201,7 @@ def write_checksum(path: str, digest: str) -> None:
 def read_checksum(path: str) -> Optional[str]:
     """The recorded sha256 of ``path``, ``None`` when it has no sidecar (an older checkpoint)."""
     try:
-        with open(path + CHECKSUM_SUFFIX, "r", encoding="ascii") as f:
+        with open(path + CHECKSUM_SUFFIX, "r", encoding="utf-8") as f:
             text = f.read(200)
     except FileNotFoundError:
         return None

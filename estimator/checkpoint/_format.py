@@ -30,18 +30,21 @@ class CheckpointMismatchError(CheckpointError, ValueError):
     """A checkpoint's variables do not match the live model's."""
 
 
-class DiskFullError(CheckpointError, OSError):
+class _PathError(CheckpointError, OSError):
+    def __init__(self, code: int, message: str, filename: str) -> None:
+        super().__init__(message)
+        self.errno, self.strerror, self.filename = code, message, filename
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class DiskFullError(_PathError):
     """A checkpoint could not be written for lack of space; names the file and the bytes."""
 
-    def __str__(self) -> str:
-        return str(self.strerror)
 
-
-class UnsafePathError(CheckpointError, OSError):
+class UnsafePathError(_PathError):
     """A path in ``model_dir`` the library would write is a symlink (or otherwise unsafe)."""
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 def few(names: Sequence[str], limit: int = 40) -> str:

@@ -11,7 +11,7 @@ import estimator as est
 from estimator.feature_column._base import CategoricalColumn, DenseColumn, FeatureColumn, \
     variable_name
 from estimator.feature_column._inputs import FeatureCache
-from estimator.feature_column.dense import as_dense, clip_rows, combine
+from estimator.feature_column.dense import as_dense, combine
 from estimator.scope import current_scope
 
 

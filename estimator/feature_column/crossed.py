@@ -11,7 +11,7 @@ features keep every entry (``""`` included), because TF crosses them as dense te
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch

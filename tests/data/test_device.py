@@ -196,3 +196,12 @@ def test_transfer_errors_reach_the_consumer():
                                  transfer_factory=Broken)
     with pytest.raises(Exception, match="out of memory"):
         list(ds)
+
+
+def test_a_pipeline_ending_in_prefetch_to_device_gets_no_second_feed():
+    moved, _ = fake_cuda_dataset(data.Dataset.range(3).batch(1))
+    it = iter(moved)
+    try:
+        assert feed_to_device(it, torch.device("cuda", 0), transfer_factory=FakeCuda) is it
+    finally:
+        it.close()

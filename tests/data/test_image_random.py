@@ -149,7 +149,7 @@ def _check_box(begin, size, boxes, height, width, area_range, aspect_range, box,
         return  # the fallback when no attempt satisfied the constraints
     area = h * w / (height * width)
     assert area_range[0] - 1e-6 <= area <= area_range[1] + 1e-6
-    assert aspect_range[0] - 0.1 <= w / h <= aspect_range[1] + 0.1  # w is rounded from h
+    assert aspect_range[0] * h - 0.5 <= w <= aspect_range[1] * h + 0.5  # w = round(h * aspect)
     bx0, by0 = int(box[1] * width), int(box[0] * height)
     bx1, by1 = int(box[3] * width), int(box[2] * height)
     inter = max(0, min(x + w, bx1) - max(x, bx0)) * max(0, min(y + h, by1) - max(y, by0))

@@ -159,3 +159,20 @@ def test_example_protos_build_records_parsed_here():
     parsed = parse_single_example(example.SerializeToString(),
                                   {"x": FixedLenFeature([2], torch.float32)})
     assert parsed["x"].tolist() == [1.5, 2.5]
+
+
+def test_batched_records_parse_in_a_pipeline_and_sparse_elements_checkpoint():
+    from resume_harness import check_save_load_state
+    spec = {"image/class/label": FixedLenFeature([], torch.int64),
+            "image/object/bbox/xmin": VarLenFeature(torch.float32)}
+    batches = list(data.TFRecordDataset(path("imagenet.tfrecord")).batch(4)
+                   .map(lambda records: parse_example(records, spec)))
+    assert [b["image/class/label"].tolist() for b in batches] == [[100, 101, 102, 103],
+                                                                [104, 105]]
+    assert batches[0]["image/object/bbox/xmin"].dense_shape.tolist() == [4, 2]
+
+    def make():  # SparseTensor elements in a shuffle buffer survive torch.load(weights_only)
+        return data.TFRecordDataset(path("imagenet.tfrecord")).map(
+            lambda r: parse_single_example(r, spec)).shuffle(3, seed=1)
+
+    check_save_load_state(make, stop_points=[0, 2, 4])

@@ -313,3 +313,11 @@ def test_from_tensor_slices_of_a_mixed_dataframe_points_to_dict():
     pd = pytest.importorskip("pandas")
     with pytest.raises(ValueError, match=r"pass dict\(df\)"):
         Dataset.from_tensor_slices(pd.DataFrame({"a": [1, 2], "s": ["u", "v"]}))
+
+
+def test_parallel_interleave_over_dataset_elements_resumes_through_a_checkpoint():
+    make = lambda: Dataset.range(5).map(lambda x: Dataset.range(x)).interleave(  # noqa: E731
+        lambda d: d, cycle_length=2, num_parallel_calls=data.AUTOTUNE)
+    # tf.data 2.21 gives this order too.
+    check_save_load_state(make, expected=[0, 0, 1, 0, 1, 0, 2, 1, 2, 3],
+                          stop_points=range(0, 11, 2))

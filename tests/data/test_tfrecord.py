@@ -193,3 +193,21 @@ def test_resume_after_a_corrupt_record_with_ignore_errors():
     stream = check_save_load_state(
         lambda: data.TFRecordDataset(files).ignore_errors(), stop_points=[1, 2, 3, 5])
     assert len(stream) == 2 + 6
+
+
+def test_reads_and_writes_without_the_crc_package(monkeypatch, tmp_path):
+    monkeypatch.setattr(_crc, "_google_crc32c", None)
+    records = _records(FILES[""])
+    out = str(tmp_path / "copy.tfrecord")
+    with data.io.TFRecordWriter(out) as writer:
+        for record in records:
+            writer.write(record)
+    assert open(out, "rb").read() == open(path(FILES[""]), "rb").read()
+    with pytest.raises(data.io.DataLossError):
+        _records("corrupt.tfrecord")
+
+
+def test_parallel_reads_skip_the_rest_of_a_corrupt_file_only():
+    files = [path("corrupt.tfrecord"), path(FILES[""])]
+    it = iter(data.TFRecordDataset(files, num_parallel_reads=2).ignore_errors())
+    assert len(list(it)) == 2 + 6 and it.num_ignored == 1

@@ -174,3 +174,34 @@ def test_predictions_and_eval_metrics_work_under_bf16(tmp_path):
     results = model.evaluate(input_fn(2))
     assert 0.0 <= results["acc"] <= 1.0 and results["global_step"] == 2
     assert os.path.isdir(os.path.join(str(tmp_path), "eval"))
+
+
+def test_fp16_with_accumulation_resumes_mid_accumulation_exactly(tmp_path):
+    def acc_fn(features, labels, mode):
+        x = layers.conv2d(features, filters=4, kernel_size=3, activation=F.relu)
+        logits = layers.dense(layers.flatten(x), units=2)
+        loss = F.cross_entropy(logits.float(), labels)
+        op = est.train.AdamOptimizer(0.01).minimize(
+            loss, global_step=est.train.get_global_step(), gradient_accumulation_steps=3,
+            clip_norm=1.0)
+        return est.EstimatorSpec(mode, loss=loss, train_op=op)
+
+    config = est.RunConfig(mixed_precision="fp16", **CPU)
+    straight = est.Estimator(acc_fn, str(tmp_path / "a"), config=config)
+    straight.train(input_fn(10))  # 10 batches: 3 updates, 1 batch summed at the end
+    split = est.Estimator(acc_fn, str(tmp_path / "b"), config=config)
+    split.train(lambda: data.Dataset.from_tensor_slices(
+        tuple(t[:40] for t in _tensors(10))).batch(8))  # 5 batches: 1 update + 2 summed
+    ckpt = torch.load(split.latest_checkpoint(), weights_only=True)
+    assert ckpt["scope"]["train_ops"]["Adam"]["micro_step"] == 2
+    split.train(lambda: data.Dataset.from_tensor_slices(
+        tuple(t[40:] for t in _tensors(10))).batch(8))
+    a, b = variables(straight), variables(split)
+    for n in a:
+        assert torch.equal(a[n], b[n]), n
+
+
+def _tensors(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(8 * n, 12, 12, 3, generator=g),
+            torch.randint(0, 2, (8 * n,), generator=g))

@@ -290,3 +290,30 @@ def test_optimize_loss_errors_name_the_argument(kwargs, error, match):
         kwargs = {"learning_rate": 0.1, **kwargs}
         with pytest.raises(error, match=match):
             est.train.optimize_loss(loss, 0, **kwargs)
+
+
+def _conv_fn(features, labels, mode):
+    x = est.layers.conv2d(features, filters=4, kernel_size=3)
+    loss = x.float().pow(2).mean()
+    op = est.train.GradientDescentOptimizer(0.1).minimize(
+        loss, global_step=est.train.get_global_step())
+    return est.EstimatorSpec(mode, loss=loss, train_op=op)
+
+
+def test_channels_last_scope_stores_conv_kernels_channels_last():
+    scope = ModelScope()
+    scope.channels_last = True  # what the Estimator sets for RunConfig(channels_last=True) on CUDA
+    with scope.call("train"):
+        est.layers.conv2d(torch.rand(2, 6, 6, 3), filters=4, kernel_size=3)
+        est.layers.dense(torch.rand(2, 3), units=2)
+    kernel = dict(scope.root.named_parameters())["conv2d.kernel"]
+    assert kernel.is_contiguous(memory_format=torch.channels_last) and not kernel.is_contiguous()
+    assert dict(scope.root.named_parameters())["dense.kernel"].is_contiguous()
+
+
+def test_channels_last_is_ignored_off_cuda(tmp_path):
+    model = est.Estimator(_conv_fn, str(tmp_path), config=est.RunConfig(channels_last=True, **CPU))
+    model.train(lambda: [(torch.rand(2, 6, 6, 3), None)])
+    assert model.get_variable_value("conv2d/kernel").is_contiguous()  # saved as it was stored
+    with pytest.raises(ValueError, match="channels_last must be a bool"):
+        est.RunConfig(channels_last="yes")

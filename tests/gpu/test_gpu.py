@@ -107,7 +107,7 @@ def test_seed_cnn_converges_in_each_precision(tmp_path, policy):
     model = make(tmp_path, mixed_precision=policy)
     model.train(images_input_fn(n=1024, epochs=2))
     results = model.evaluate(images_input_fn(n=512, seed=1))
-    assert results["accuracy"] > 0.95, results
+    assert results["accuracy"] > 0.9, results
     assert results["global_step"] == 64
 
 
@@ -159,3 +159,10 @@ def test_the_estimator_feeds_a_cuda_model_from_a_background_thread(tmp_path):
     est.Estimator(model_fn, str(tmp_path), config=est.RunConfig(**QUIET)).train(
         images_input_fn(n=64))
     assert seen == ["cuda"] * 2
+
+
+def test_channels_last_stores_conv_kernels_channels_last_on_cuda(tmp_path):
+    model = make(tmp_path, channels_last=True)
+    model.train(images_input_fn(n=64))
+    kernel = model.get_variable_value("conv2d/kernel")
+    assert kernel.is_contiguous(memory_format=torch.channels_last)
