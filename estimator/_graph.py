@@ -24,7 +24,7 @@ from estimator.spec import EstimatorSpec, ModeKeys
 logger = logging.getLogger("estimator")
 
 
-class _PredictStep(nn.Module):
+class ModelFnPredict(nn.Module):
     """Flat feature tensors -> ``model_fn`` in PREDICT mode -> the prediction tensors."""
 
     def __init__(self, scope: ModelScope, call: Callable[[Any, Any], Any],
@@ -63,7 +63,7 @@ def write_graph(writer: Any, scope: ModelScope, call: Callable[[Any, Any], Any],
     was_training = scope.root.training
     try:
         keys, tensors = _flat_features(features)
-        step = _PredictStep(scope, call, keys)
+        step = ModelFnPredict(scope, call, keys)
         scope.root.train(False)
         with torch.random.fork_rng(devices=[]), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are constants here
