@@ -140,10 +140,10 @@ class Estimator:
                 with self._threads(scope, batches):
                     for _ in run_steps(scope, ModeKeys.TRAIN, first, batches, hook_list, ops):
                         pass
+                    if first.seen and graph_wanted(payload, self._config):
+                        write_graph(writer.get(), scope, self._bind(ModeKeys.PREDICT),
+                                    first.features)
                 saving.end()
-                if first.seen and graph_wanted(payload, self._config):
-                    write_graph(writer.get(), scope, self._bind(ModeKeys.PREDICT),
-                                first.features)
             finally:
                 close_input(batches)
                 writer.close()
