@@ -5,8 +5,9 @@
 'infer'
 """
 
-from estimator import checkpoint, layers, metrics, summary, train
+from estimator import checkpoint, distribute, layers, metrics, summary, train
 from estimator.checkpoint import WarmStartSettings
+from estimator.distribute import DistributeConfig, InputContext
 from estimator.estimator import Estimator
 from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
                              SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues,
@@ -16,8 +17,10 @@ from estimator.spec import EstimatorSpec, ModeKeys
 from estimator.variables import get_module, get_variable, variable_scope
 
 __all__ = [
+    "DistributeConfig",
     "Estimator",
     "EstimatorSpec",
+    "InputContext",
     "LoggingTensorHook",
     "ModeKeys",
     "NanLossDuringTrainingError",
@@ -30,6 +33,7 @@ __all__ = [
     "StopAtStepHook",
     "WarmStartSettings",
     "checkpoint",
+    "distribute",
     "get_module",
     "get_variable",
     "layers",

@@ -7,19 +7,22 @@ from typing import Any, Callable, Dict, Iterator, Optional
 
 import torch
 
-from estimator._fn_args import call_input_fn
+from estimator._fn_args import call_input_fn, fn_args
 
 logger = logging.getLogger("estimator")
 
 
 def open_input(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], config: Any,
-               saved_state: Optional[Dict[str, Any]] = None) -> Iterator[Any]:
+               saved_state: Optional[Dict[str, Any]] = None, runtime: Any = None
+               ) -> Iterator[Any]:
     """Call ``input_fn`` and iterate its result, continuing from ``saved_state`` if given.
 
     An input saved exhausted starts afresh (so ``for epoch: train(num_epochs=1)`` works as in
     TF), and so does one whose saved position does not fit the new pipeline (with a warning).
+    With a ``runtime`` (see :mod:`estimator.distribute`) an ``input_fn`` taking
+    ``input_context`` gets it and shards itself; any other's input is auto-sharded.
     """
-    iterator = _iterate(call_input_fn(input_fn, mode, params, config))
+    iterator = _iterate(_call(input_fn, mode, params, config, runtime))
     if saved_state is None:
         return iterator
     if saved_state.get("exhausted"):
@@ -39,7 +42,17 @@ def open_input(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], 
         logger.warning("The saved input position does not fit the pipeline input_fn "
                        "returned (%s); the input starts afresh.", e)
         close_input(iterator)
-        return _iterate(call_input_fn(input_fn, mode, params, config))
+        return _iterate(_call(input_fn, mode, params, config, runtime))
+
+
+def _call(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], config: Any,
+          runtime: Any) -> Any:
+    if runtime is None:
+        return call_input_fn(input_fn, mode, params, config)
+    source = call_input_fn(input_fn, mode, params, config, runtime.input_context())
+    if callable(input_fn) and "input_context" in fn_args(input_fn):
+        return source
+    return runtime.shard(source)
 
 
 def _iterate(source: Any) -> Iterator[Any]:

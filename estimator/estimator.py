@@ -12,13 +12,13 @@ import torch
 from estimator import checkpoint
 from estimator._fn_args import bind_model_fn, fn_args
 from estimator._input import close_input, open_input
-from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
+from estimator._loop import PredictOps, TrainOps, run_steps
 from estimator._threads import compute_threads
+from estimator.distribute._runtime import runtime as distribute_runtime
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
 from estimator.scope import ModelScope, to_path, to_state_key
 from estimator.spec import ModeKeys
-from estimator.summary import LazyWriter
 
 logger = logging.getLogger("estimator")
 
@@ -73,6 +73,9 @@ class Estimator:
             logger.warning("Using temporary folder as model directory: %s", model_dir)
         self._model_dir = os.fspath(model_dir)
         self._config = config.replace(model_dir=self._model_dir)
+        self._runtime = distribute_runtime(self._config)
+        if self._runtime.distribution is not None:
+            self._config = self._config.replace(device=self._runtime.distribution.device)
         self._model_fn = model_fn
         self._params = dict(params or {})
         self._warm_start_from = warm_start_from
@@ -102,27 +105,31 @@ class Estimator:
             raise ValueError("train(): give steps or max_steps, not both")
         _positive("steps", steps)
         _positive("max_steps", max_steps)
-        with checkpoint.ModelDirLock(self._model_dir):
-            payload = self._load_latest()
+        rt = self._runtime
+        with rt.guard(), rt.lock(self._model_dir):
+            payload = rt.load(self._load_latest)
             start = payload["global_step"] if payload else 0
             if max_steps is not None and start >= max_steps:
                 logger.info("Skipping training: global step %d already reached max_steps=%d.",
                             start, max_steps)
                 return self
             hook_list = HookList(hooks or ())
-            self._seed()
-            scope = self._new_scope(payload, ModeKeys.TRAIN)
-            batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
-                                 payload.get("input_state") if payload else None)
-            writer = LazyWriter(self._model_dir)
+            scope = self._new_scope(payload, ModeKeys.TRAIN, self._seed())
+            scope.on_create = rt.on_create()
+            batches = rt.train_batches(open_input(input_fn, ModeKeys.TRAIN, self._params,
+                                                  self._config, rt.input_state(payload), rt))
+            writer = rt.writer(self._model_dir)
             try:
                 hook_list.begin()
-                if payload and payload.get("rng") is not None:
-                    checkpoint.restore_rng_state(payload["rng"])
+                rng = rt.rng_state(payload)
+                if rng is not None:
+                    checkpoint.restore_rng_state(rng)
                 ops = TrainOps(scope, self._config, start + steps if steps else max_steps,
-                               save=lambda: self._save(scope, batches), writer=writer.get)
+                               save=lambda: self._save(scope, batches), writer=writer.get,
+                               agree=rt.step_agreement())
                 with self._threads(scope, batches):
-                    for _ in run_steps(scope, ModeKeys.TRAIN, self._bind(ModeKeys.TRAIN),
+                    for _ in run_steps(scope, ModeKeys.TRAIN,
+                                       rt.train_call(scope, self._bind(ModeKeys.TRAIN)),
                                        batches, hook_list, ops):
                         pass
             finally:
@@ -139,8 +146,10 @@ class Estimator:
             "rng": checkpoint.capture_rng_state(),
             "input_state": get_state() if callable(get_state) else None,
         }
-        checkpoint.save(self._model_dir, scope.global_step, payload,
-                        self._config.keep_checkpoint_max)
+        payload = self._runtime.save_payload(payload)
+        if payload is not None:  # rank 0 writes
+            checkpoint.save(self._model_dir, scope.global_step, payload,
+                            self._config.keep_checkpoint_max)
 
     # -- evaluate ------------------------------------------------------------------------------
     def evaluate(self, input_fn: Callable[..., Any], steps: Optional[int] = None,
@@ -155,26 +164,27 @@ class Estimator:
         in ``model_dir/eval`` (``eval_<name>`` when named).
         """
         _positive("steps", steps)
-        payload = self._load_for_inference(checkpoint_path)
-        self._seed()
-        scope = self._new_scope(payload, ModeKeys.EVAL)
-        for metric in self._seen_metrics:
-            metric.reset()
-        batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config)
-        hook_list = HookList(hooks or ())
-        ops = EvalOps(scope, steps, _IdentitySet(self._seen_metrics))
-        try:
-            hook_list.begin()
-            with self._threads(scope, batches):
-                for _ in run_steps(scope, ModeKeys.EVAL, self._bind(ModeKeys.EVAL), batches,
-                                   hook_list, ops):
-                    pass
-        finally:
-            close_input(batches)
+        rt = self._runtime
+        with rt.guard():
+            payload = rt.load(lambda: self._load_for_inference(checkpoint_path))
+            scope = self._new_scope(payload, ModeKeys.EVAL, self._seed())
+            for metric in self._seen_metrics:
+                metric.reset()
+            batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config, None, rt)
+            hook_list = HookList(hooks or ())
+            ops = rt.eval_ops(scope, steps, _IdentitySet(self._seen_metrics))
+            try:
+                hook_list.begin()
+                with self._threads(scope, batches):
+                    for _ in run_steps(scope, ModeKeys.EVAL, self._bind(ModeKeys.EVAL), batches,
+                                       hook_list, ops):
+                        pass
+            finally:
+                close_input(batches)
         results = ops.results
         logger.info("Saving dict for global step %d: %s", results["global_step"],
                     ", ".join(f"{k} = {v}" for k, v in sorted(results.items())))
-        writer = LazyWriter(os.path.join(self._model_dir, f"eval_{name}" if name else "eval"))
+        writer = rt.writer(os.path.join(self._model_dir, f"eval_{name}" if name else "eval"))
         try:
             for key, value in results.items():
                 if key != "global_step" and isinstance(value, (int, float)):
@@ -192,19 +202,21 @@ class Estimator:
         ``yield_single_examples=False``; ``predict_keys`` selects prediction keys."""
         if isinstance(predict_keys, str):
             predict_keys = [predict_keys]
-        payload = self._load_for_inference(checkpoint_path)
-        self._seed()
-        scope = self._new_scope(payload, ModeKeys.PREDICT)
-        batches = open_input(input_fn, ModeKeys.PREDICT, self._params, self._config)
-        hook_list = HookList(hooks or ())
-        try:
-            hook_list.begin()
-            with self._threads(scope, batches):
-                yield from run_steps(scope, ModeKeys.PREDICT, self._bind(ModeKeys.PREDICT),
-                                     batches, hook_list,
-                                     PredictOps(predict_keys, yield_single_examples))
-        finally:
-            close_input(batches)
+        rt = self._runtime
+        with rt.guard():
+            payload = rt.load(lambda: self._load_for_inference(checkpoint_path))
+            scope = self._new_scope(payload, ModeKeys.PREDICT, self._seed())
+            batches = open_input(input_fn, ModeKeys.PREDICT, self._params, self._config, None,
+                                 rt)
+            hook_list = HookList(hooks or ())
+            try:
+                hook_list.begin()
+                with self._threads(scope, batches):
+                    yield from rt.predictions(run_steps(
+                        scope, ModeKeys.PREDICT, self._bind(ModeKeys.PREDICT), batches,
+                        hook_list, PredictOps(predict_keys, yield_single_examples)))
+            finally:
+                close_input(batches)
 
     # -- reading checkpoints -------------------------------------------------------------------
     def latest_checkpoint(self) -> Optional[str]:
@@ -245,18 +257,20 @@ class Estimator:
                              "call train() first or pass checkpoint_path=")
         return payload
 
-    def _seed(self) -> None:
-        seed = self._config.tf_random_seed
+    def _seed(self) -> Optional[int]:
+        """Seed torch and the input; the seed every rank uses (``tf_random_seed`` on one)."""
+        seed = self._runtime.seed(self._config.tf_random_seed)
         if seed is not None:
-            torch.manual_seed(seed)
+            torch.manual_seed(self._runtime.torch_seed(seed))
             try:
                 import data
             except ImportError:  # the input side is optional
-                return
+                return seed
             data.set_random_seed(seed)
+        return seed
 
-    def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str) -> ModelScope:
-        seed = self._config.tf_random_seed
+    def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str,
+                   seed: Optional[int]) -> ModelScope:
         preload = None
         if payload is None and self._warm_start_from is not None and mode == ModeKeys.TRAIN:
             preload = checkpoint.warm_start_state(self._warm_start_from)

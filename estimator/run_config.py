@@ -34,7 +34,10 @@ class RunConfig:
     when it is available, else the CPU. ``intra_op_parallelism_threads`` (TF's session-config
     name) sets torch's intra-op threads during each call; ``None`` leaves half the cores to an
     input pipeline with parallel workers when the model also runs on the CPU (see
-    ``estimator._threads``), and torch's setting alone otherwise.
+    ``estimator._threads``), and torch's setting alone otherwise. ``distribute`` says how to run
+    under ``torchrun``: ``None`` (detect it), ``False`` (run alone), ``True`` (require it), a
+    backend name or an ``est.DistributeConfig`` (see :mod:`estimator.distribute`); on CUDA each
+    process then runs on ``cuda:LOCAL_RANK``.
 
     >>> RunConfig(save_checkpoints_steps=100).save_checkpoints_secs is None
     True
@@ -51,6 +54,7 @@ class RunConfig:
     log_step_count_steps: Optional[int] = 100
     device: Optional[Union[str, torch.device]] = None
     intra_op_parallelism_threads: Optional[int] = None
+    distribute: Any = None
 
     def __post_init__(self) -> None:
         steps, secs = self.save_checkpoints_steps, self.save_checkpoints_secs
@@ -75,6 +79,8 @@ class RunConfig:
                                     or threads < 1):
             raise ValueError(f"RunConfig: intra_op_parallelism_threads must be an int >= 1 or "
                              f"None, got {threads!r}")
+        from estimator.distribute._config import as_distribute_config
+        as_distribute_config(self.distribute)  # validates
         if self.model_dir is not None:
             object.__setattr__(self, "model_dir", str(self.model_dir))
         device = self.device
