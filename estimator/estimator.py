@@ -135,6 +135,7 @@ class Estimator:
             finally:
                 close_input(batches)
                 writer.close()
+            rt.barrier()  # every rank returns once rank 0 has written the final checkpoint
         return self
 
     def _save(self, scope: ModelScope, batches: Any) -> None:

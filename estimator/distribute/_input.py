@@ -48,7 +48,9 @@ class AgreedBatches:
             return element
         self._ended = True
         ended = [r for r, f in enumerate(flags) if not f]
-        if have:
+        if len(ended) == len(flags):
+            pass  # every input ended at once: the ordinary end of the input
+        elif have:
             logger.warning("The input of rank(s) %s ended; every rank stops here so that all take "
                            "the same steps (the batches left on rank %d are not used). Give "
                            "every rank the same number of batches (e.g. repeat() the input) to "

@@ -16,6 +16,7 @@ One train op runs per step; parameters that get no gradient in some steps need
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Callable, List, Optional
 
@@ -27,6 +28,9 @@ from torch.nn.parallel import DistributedDataParallel
 from estimator.distribute._group import Distribution
 
 logger = logging.getLogger("estimator")
+
+_HAS_FORWARD_SYNC = "forward_sync_buffers" in inspect.signature(
+    DistributedDataParallel.__init__).parameters
 
 
 class _StepModule(nn.Module):
@@ -88,11 +92,14 @@ class DataParallelTrain:
                            "DistributedDataParallel wrapper.")
         cfg = self._d.config
         cuda = self._d.device.type == "cuda"
+        # torch renamed broadcast_buffers to forward_sync_buffers (same meaning for True)
+        buffers = ("forward_sync_buffers" if cfg.broadcast_buffers and _HAS_FORWARD_SYNC
+                   else "broadcast_buffers")
         self._ddp = DistributedDataParallel(
             _StepModule(self._scope.root),
             device_ids=[self._d.device] if cuda else None,
-            broadcast_buffers=cfg.broadcast_buffers,
-            find_unused_parameters=cfg.find_unused_parameters)
+            find_unused_parameters=cfg.find_unused_parameters,
+            **{buffers: cfg.broadcast_buffers})
         self._version = self._scope.version
 
     def _average_in_backward(self, only_new: bool = False) -> None:

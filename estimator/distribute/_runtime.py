@@ -63,6 +63,9 @@ class Local:
     def writer(self, logdir: str) -> Any:
         return LazyWriter(logdir)
 
+    def barrier(self) -> None:
+        """Wait for every rank."""
+
     def seed(self, seed: Optional[int]) -> Optional[int]:
         """The seed every rank uses: ``seed``, or one rank 0 drew when it is ``None``."""
         return seed
@@ -126,6 +129,9 @@ class Replicas(Local):
 
     def writer(self, logdir: str) -> Any:
         return super().writer(logdir) if self.is_chief else _NullLazyWriter()
+
+    def barrier(self) -> None:
+        self.distribution.barrier()
 
     def seed(self, seed: Optional[int]) -> Optional[int]:
         # every rank must draw the same initial values and split shuffled inputs alike
