@@ -9,16 +9,23 @@
 from data import experimental, image, io, mnist
 from data._iterator import DatasetIterator, MalformedStateError
 from data._seed import set_random_seed
-from data.dataset import Dataset
+from data._spec import DatasetSpec, TensorSpec
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._parallel import AUTOTUNE
 from data.files import TextLineDataset
+from data.options import Options
 
 __all__ = [
     "AUTOTUNE",
     "Dataset",
     "DatasetIterator",
+    "DatasetSpec",
+    "INFINITE_CARDINALITY",
     "MalformedStateError",
+    "Options",
+    "TensorSpec",
     "TextLineDataset",
+    "UNKNOWN_CARDINALITY",
     "experimental",
     "image",
     "io",

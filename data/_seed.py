@@ -12,10 +12,11 @@ epoch number; nothing here touches the global RNG.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import threading
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 import torch
 
@@ -55,6 +56,20 @@ def get_seed(op_seed: Optional[int]) -> Tuple[int, int]:
             op_seed = _op_counter
             _op_counter += 1
         return global_seed, op_seed
+
+
+@contextlib.contextmanager
+def preserved_op_counter() -> Iterator[None]:
+    """Run code that may build random ops (e.g. a peek for ``element_spec``) without moving
+    the counter that gives later unseeded ops their seeds."""
+    global _op_counter
+    with _lock:
+        saved = _op_counter
+    try:
+        yield
+    finally:
+        with _lock:
+            _op_counter = saved
 
 
 def derive_seed(*parts: int) -> int:

@@ -7,13 +7,24 @@ Every transformation returns a new ``Dataset`` and hands off, in one line, to it
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Union
 
+from data._dataset_ops import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, DatasetOps
+from data._dataset_sources import DatasetSources
 from data._iterator import DatasetIterator
 
+if TYPE_CHECKING:
+    from data.options import Options
 
-class Dataset:
-    """Base class: subclasses implement ``_iterator(epoch)``.
+
+__all__ = ["Dataset", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY"]
+
+
+class Dataset(DatasetSources, DatasetOps):
+    """Base class: subclasses implement ``_iterator(epoch)`` (and ``_cardinality()``).
+
+    Constructors and methods beyond the basic ones live in the mixins
+    :class:`~data._dataset_sources.DatasetSources` and :class:`~data._dataset_ops.DatasetOps`.
 
     ``epoch`` numbers the times this dataset has been iterated by its consumer (``repeat``
     passes its epoch count), so random ops can draw a new order each epoch.
@@ -30,8 +41,63 @@ class Dataset:
     def _iterator(self, epoch: int) -> DatasetIterator:
         raise NotImplementedError
 
+    def _input_datasets(self) -> List["Dataset"]:
+        """The datasets this one transforms (their options carry over to it).
+
+        A transformation keeps its input in ``self._input``; ops with several inputs override.
+        """
+        upstream = getattr(self, "_input", None)
+        return [upstream] if isinstance(upstream, Dataset) else []
+
+    def _cardinality(self) -> int:
+        """The number of elements if known without iterating (see ``cardinality()``)."""
+        return UNKNOWN_CARDINALITY
+
+    #: Whether elements have the input's structure, dtypes and shapes (shuffle, take, ...).
+    _keeps_spec = False
+
+    @property
+    def element_spec(self) -> Any:
+        """The structure of the elements: a nest of ``data.TensorSpec`` (and ``DatasetSpec``).
+
+        >>> import data
+        >>> data.Dataset.range(3).batch(2).element_spec
+        TensorSpec(shape=(None,), dtype=torch.int64, name=None)
+        """
+        cached = self.__dict__.get("_element_spec_cache")
+        if cached is None:
+            cached = (self._spec(),)
+            self.__dict__["_element_spec_cache"] = cached
+        return cached[0]
+
+    def _spec(self) -> Any:
+        """This dataset's element spec; ops that know it statically override this."""
+        if self._keeps_spec:
+            return self._input.element_spec
+        from data._spec import spec_of
+        return spec_of(self._representative())
+
+    def _representative(self) -> Any:
+        """One element with the structure and dtypes of all of them, produced as cheaply as
+        the op allows (ops that know better override this); ``ValueError`` if none exists."""
+        if self._keeps_spec:
+            return self._input._representative()
+        from data._seed import preserved_op_counter
+        with preserved_op_counter():
+            it = self._iterator(0)
+            try:
+                return next(it)
+            except StopIteration:
+                raise ValueError(f"cannot infer the element_spec of {type(self).__name__}: "
+                                 "the dataset has no elements") from None
+            finally:
+                it.close()
+
     def __iter__(self) -> DatasetIterator:
-        return self._iterator(next(self._iteration_counter))
+        # The outermost dataset's options apply to the whole pipeline being built.
+        from data import options as options_lib
+        with options_lib.applied(self.options()):
+            return self._iterator(next(self._iteration_counter))
 
     # -- sources ---------------------------------------------------------------------------
     @staticmethod
@@ -62,17 +128,18 @@ class Dataset:
         return TensorDataset(tensors)
 
     @staticmethod
-    def range(*args: int) -> "Dataset":
+    def range(*args: int, output_type: Any = None) -> "Dataset":
         """Integers as Python's ``range(stop)`` / ``range(start, stop[, step])``.
 
         Elements are Python ints; ``batch`` makes int64 tensors of them, as tf.data's int64.
+        With ``output_type`` (a torch dtype other than int64) they are 0-d tensors of it.
 
         >>> import data
         >>> list(data.Dataset.range(2, 8, 2))
         [2, 4, 6]
         """
         from data.sources import RangeDataset
-        return RangeDataset(*args)
+        return RangeDataset(*args, output_type=output_type)
 
     @staticmethod
     def from_generator(generator: Callable[..., Any], output_types: Any = None,
@@ -168,7 +235,7 @@ class Dataset:
         return ShuffleDataset(self, buffer_size, seed, reshuffle_each_iteration)
 
     def repeat(self, count: Optional[int] = None) -> "Dataset":
-        """Repeat the dataset ``count`` times (``None`` or ``-1``: forever).
+        """Repeat the dataset ``count`` times (``None`` or a negative count: forever).
 
         Repeating an empty dataset forever ends at once instead of looping.
 
@@ -180,7 +247,7 @@ class Dataset:
         return RepeatDataset(self, count)
 
     def take(self, count: int) -> "Dataset":
-        """The first ``count`` elements (``-1``: all of them).
+        """The first ``count`` elements (a negative count, e.g. ``-1``: all of them).
 
         >>> import data
         >>> list(data.Dataset.range(10).take(3))
@@ -190,7 +257,7 @@ class Dataset:
         return TakeDataset(self, count)
 
     def skip(self, count: int) -> "Dataset":
-        """All but the first ``count`` elements (``-1``: skip everything).
+        """All but the first ``count`` elements (a negative count, e.g. ``-1``: skip all).
 
         >>> import data
         >>> list(data.Dataset.range(5).skip(3))
@@ -241,10 +308,10 @@ class Dataset:
         return UnbatchDataset(self)
 
     # -- performance -----------------------------------------------------------------------
-    def prefetch(self, buffer_size: int) -> "Dataset":
+    def prefetch(self, buffer_size: Optional[int]) -> "Dataset":
         """Produce up to ``buffer_size`` elements ahead in a background thread.
 
-        ``data.AUTOTUNE`` picks the buffer size.
+        ``data.AUTOTUNE`` (or ``None``) picks the buffer size; ``0`` prefetches nothing.
         """
         from data.ops.prefetch import PrefetchDataset
         return PrefetchDataset(self, buffer_size)
@@ -342,6 +409,34 @@ class Dataset:
                 f"apply: transformation_func must return a Dataset, got {type(result).__name__}"
             )
         return result
+
+    # -- options ---------------------------------------------------------------------------
+    def options(self) -> "Options":
+        """The options of this dataset: its inputs' merged with those set by ``with_options``.
+
+        The returned object is a copy and cannot be changed (``ValueError``).
+
+        >>> import data
+        >>> data.Dataset.range(3).options().deterministic is None
+        True
+        """
+        from data.options import Options, merge
+        inputs = [d.options() for d in self._input_datasets()]
+        result = merge(*inputs) if inputs else Options()
+        result._set_mutable(False)
+        return result  # type: ignore[return-value]
+
+    def with_options(self, options: "Options") -> "Dataset":
+        """This dataset with ``options`` merged into its options (set values win).
+
+        >>> import data
+        >>> options = data.Options()
+        >>> options.deterministic = False
+        >>> data.Dataset.range(3).with_options(options).map(int).options().deterministic
+        False
+        """
+        from data.options import OptionsDataset
+        return OptionsDataset(self, options)
 
     def ignore_errors(self) -> "Dataset":
         """Drop the elements whose production raised an error, counting them."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from data.dataset import Dataset
+from data.options import AutoShardPolicy, AutotuneOptions, DistributeOptions, ThreadingOptions
 
-__all__ = ["shuffle_and_repeat"]
+__all__ = ["AutoShardPolicy", "AutotuneOptions", "DistributeOptions", "ThreadingOptions",
+           "shuffle_and_repeat"]
 
 
 def shuffle_and_repeat(buffer_size: int, count: Optional[int] = None,

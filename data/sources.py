@@ -19,8 +19,12 @@ import numpy as np
 import torch
 
 from data._iterator import DatasetIterator, MalformedStateError, require_keys
+from data._spec import TensorSpec, from_signature, shapes_into, spec_of, spec_of_leaf
 from data._structure import flatten as leaves, flatten_up_to, pack, to_leaf
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
+
+
+_INT64_MAX = 2**63 - 1
 
 
 # -- components ------------------------------------------------------------------------------
@@ -29,7 +33,8 @@ def _component(x: Any) -> Any:
     Python floats), list of strings → list of ``str``/``bytes``."""
     x = to_leaf(x)
     if isinstance(x, list):
-        if x and all(isinstance(v, (str, bytes)) for v in x):
+        if x and (all(isinstance(v, (str, bytes)) for v in x)
+                  or all(isinstance(v, Dataset) for v in x)):  # strings, or datasets (as TF)
             return list(x)
         if x and all(isinstance(v, torch.Tensor) for v in x):
             return torch.stack(x)
@@ -89,8 +94,18 @@ class TensorSliceDataset(Dataset):
         self._columns = leaves(self._template)
         self._length = next(iter(lengths.values()))
 
+    def _cardinality(self) -> int:
+        return self._length
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _SliceIterator(self)
+
+    def _spec(self) -> Any:
+        def column_spec(col: Any) -> Any:
+            if isinstance(col, torch.Tensor):
+                return TensorSpec(tuple(col.shape[1:]), col.dtype)
+            return spec_of_leaf(col[0]) if col else TensorSpec((), str)
+        return pack(self._template, iter([column_spec(c) for c in self._columns]))
 
 
 class _SliceIterator(DatasetIterator):
@@ -124,8 +139,14 @@ class TensorDataset(Dataset):
         super().__init__()
         self._element = _map_components(_as_component, tensors)
 
+    def _cardinality(self) -> int:
+        return 1
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _TensorIterator(self._element)
+
+    def _spec(self) -> Any:
+        return spec_of(self._element)
 
 
 class _TensorIterator(DatasetIterator):
@@ -154,8 +175,12 @@ class _TensorIterator(DatasetIterator):
 class RangeDataset(Dataset):
     """Integers like Python's ``range(*args)`` (see ``Dataset.range``)."""
 
-    def __init__(self, *args: int) -> None:
+    def __init__(self, *args: int, output_type: Optional[torch.dtype] = None) -> None:
         super().__init__()
+        if output_type is not None and not isinstance(output_type, torch.dtype):
+            raise TypeError(f"range: output_type must be a torch dtype, got {output_type!r}")
+        # int64 (the default) stays Python ints, which batch() stacks into int64 tensors.
+        self._dtype = None if output_type in (None, torch.int64) else output_type
         if not 1 <= len(args) <= 3:
             raise ValueError(f"range takes 1 to 3 arguments (start, stop, step), got {len(args)}")
         for name, value in zip(("start", "stop", "step") if len(args) > 1 else ("stop",), args):
@@ -167,24 +192,33 @@ class RangeDataset(Dataset):
             raise ValueError("range: step must not be 0, got 0")
         self._range = range(*(int(a) for a in args))
 
+    def _cardinality(self) -> int:
+        if abs(self._range.stop) == _INT64_MAX:  # Dataset.counter
+            return INFINITE_CARDINALITY
+        return len(self._range)
+
     def _iterator(self, epoch: int) -> DatasetIterator:
-        return _RangeIterator(self._range)
+        return _RangeIterator(self._range, self._dtype)
+
+    def _spec(self) -> Any:
+        return TensorSpec((), self._dtype or torch.int64)
 
 
 class _RangeIterator(DatasetIterator):
     op_name = "range"
 
-    def __init__(self, r: range) -> None:
+    def __init__(self, r: range, dtype: Optional[torch.dtype] = None) -> None:
         super().__init__()
         self._range = r
+        self._dtype = dtype
         self._next_value = r.start
 
-    def _next(self) -> int:
+    def _next(self) -> Any:
         value, step = self._next_value, self._range.step
         if (step > 0 and value >= self._range.stop) or (step < 0 and value <= self._range.stop):
             raise StopIteration
         self._next_value = value + step
-        return value
+        return value if self._dtype is None else torch.tensor(value, dtype=self._dtype)
 
     def _get_state(self) -> Dict[str, Any]:
         return {"next": self._next_value}
@@ -195,6 +229,20 @@ class _RangeIterator(DatasetIterator):
 
 
 # -- from_generator --------------------------------------------------------------------------
+def _as_structure(raw: Any, signature: Any) -> Any:
+    """A yielded value shaped like ``signature``: a list where the signature has a tuple
+    becomes that tuple (a generator may yield ``[x, y]`` for ``(x, y)``)."""
+    if isinstance(signature, tuple) and isinstance(raw, list) and len(raw) == len(signature):
+        raw = tuple(raw)
+    if isinstance(signature, tuple) and isinstance(raw, tuple) and len(raw) == len(signature):
+        items = [_as_structure(r, t) for r, t in zip(raw, signature)]
+        return type(raw)(*items) if hasattr(raw, "_fields") else tuple(items)
+    if isinstance(signature, dict) and isinstance(raw, dict):
+        return {k: _as_structure(v, signature[k]) if k in signature else v
+                for k, v in raw.items()}
+    return raw
+
+
 def _check_spec(element: Any, types: Any, shapes: Any, position: int) -> Any:
     where = f"from_generator: element {position}"
     components = leaves(element)
@@ -202,30 +250,50 @@ def _check_spec(element: Any, types: Any, shapes: Any, position: int) -> Any:
         kinds = flatten_up_to(element, types, where)
         components = [_convert(c, kind, where) for c, kind in zip(components, kinds)]
         element = pack(element, iter(components))
+        if shapes is None:
+            shapes = _signature_shapes(types)
     if shapes is not None:
         for leaf, shape in zip(components, flatten_up_to(element, shapes, where)):
             _check_shape(leaf, shape, where)
     return element
 
 
+def _signature_shapes(types: Any) -> Any:
+    from data._structure import map_structure
+    return map_structure(lambda k: k.shape if isinstance(k, TensorSpec) else None, types)
+
+
 def _convert(leaf: Any, kind: Any, where: str) -> Any:
+    if isinstance(kind, TensorSpec):
+        kind = kind.dtype
     if kind is None:
         return leaf
     if isinstance(kind, torch.dtype):
         return torch.as_tensor(leaf, dtype=kind)
+    if kind is str and isinstance(leaf, bytes):
+        return leaf.decode("utf-8")
+    if kind is bytes and isinstance(leaf, str):
+        return leaf.encode("utf-8")
+    if kind in (str, bytes) and isinstance(leaf, list):  # a vector of strings
+        return [_convert(v, kind, where) for v in leaf]
     if isinstance(kind, type):
         if not isinstance(leaf, kind):
             raise TypeError(f"{where}: expected a {kind.__name__}, got {type(leaf).__name__}")
         return leaf
-    raise TypeError(f"{where}: output types must be torch dtypes, Python types or None, "
-                    f"got {kind!r}")
+    raise TypeError(f"{where}: output types must be torch dtypes, Python types, "
+                    f"data.TensorSpec or None, got {kind!r}")
 
 
 def _check_shape(leaf: Any, shape: Any, where: str) -> None:
     if shape is None:
         return
-    actual = tuple(leaf.shape) if isinstance(leaf, torch.Tensor) else ()
-    expected = tuple(shape)
+    if isinstance(leaf, torch.Tensor):
+        actual = tuple(leaf.shape)
+    elif isinstance(leaf, list):
+        actual = (len(leaf),)
+    else:
+        actual = ()
+    expected = (shape,) if isinstance(shape, int) else tuple(shape)
     if len(actual) != len(expected) or any(
         e is not None and e != -1 and e != a for a, e in zip(actual, expected)
     ):
@@ -254,6 +322,15 @@ class GeneratorDataset(Dataset):
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _GeneratorIterator(self)
 
+    def _spec(self) -> Any:
+        if self._types is None:
+            return super()._spec()
+        spec = from_signature(self._types)
+        if self._shapes is not None:
+            spec = shapes_into(spec, flatten_up_to(spec, self._shapes, "from_generator: "
+                                                   "output_shapes"))
+        return spec
+
 
 class _GeneratorIterator(DatasetIterator):
     op_name = "from_generator"
@@ -271,9 +348,17 @@ class _GeneratorIterator(DatasetIterator):
 
     def _next(self) -> Any:
         gen = self._gen if self._gen is not None else self._start()
-        element = _map_components(_as_component, next(gen))
-        if self._ds._types is not None or self._ds._shapes is not None:
-            element = _check_spec(element, self._ds._types, self._ds._shapes, self._count)
+        try:
+            raw = next(gen)
+        except StopIteration:
+            self._close()  # close the generator now, not when the iterator is collected
+            raise
+        types, shapes = self._ds._types, self._ds._shapes
+        if types is not None:
+            raw = _as_structure(raw, types)
+        element = _map_components(_as_component, raw)
+        if types is not None or shapes is not None:
+            element = _check_spec(element, types, shapes, self._count)
         self._count += 1
         return element
 

@@ -104,12 +104,17 @@ _OPENMP_LOOKED_UP = False
 
 def _use_one_intra_op_thread() -> None:
     """Make torch ops in the calling thread single-threaded, leaving other threads alone."""
+    set_intra_op_threads(1)
+
+
+def set_intra_op_threads(n: int) -> None:
+    """Let torch ops in the calling thread use ``n`` OpenMP threads (other threads keep theirs)."""
     global _OPENMP, _OPENMP_LOOKED_UP
     if not _OPENMP_LOOKED_UP:
         _OPENMP, _OPENMP_LOOKED_UP = _openmp_runtime(), True
     if _OPENMP is not None:
         torch.get_num_threads()  # let torch initialise this thread first, or it would undo ours
-        _OPENMP.omp_set_num_threads(1)
+        _OPENMP.omp_set_num_threads(n)
 
 
 def cpu_count() -> int:
@@ -136,7 +141,7 @@ class _Shared:
 
     def __init__(self, upstream: DatasetIterator, fn: Optional[Callable[[Any], Any]],
                  num_workers: int, capacity: int, max_capacity: int, deterministic: bool,
-                 op_name: str, snapshot_every: int) -> None:
+                 op_name: str, snapshot_every: int, ram_budget: int = 0) -> None:
         self.upstream = upstream
         self.fn = fn
         self.num_workers = num_workers
@@ -145,6 +150,8 @@ class _Shared:
         self.deterministic = deterministic
         self.op_name = op_name
         self.snapshot_every = snapshot_every
+        self.ram_budget = ram_budget  # bytes the buffer may grow to (0: no limit)
+        self.element_bytes = 0  # size of the last element consumed, for ram_budget
         # One lock, two conditions: workers wait on `cond` (for room, or to stop), the consumer
         # on `consumer_cond` (for results). Waking only the side that can proceed, and the
         # consumer only once a run of results is ready, saves ~2 context switches per element.
@@ -266,6 +273,18 @@ def _consumer_can_go(shared: _Shared) -> bool:
             or shared.end is not None)
 
 
+def _nbytes(element: Any) -> int:
+    """Bytes held by an element's tensors (and strings), for ``autotune.ram_budget``."""
+    from data._structure import flatten
+    total = 0
+    for leaf in flatten(element):
+        if isinstance(leaf, torch.Tensor):
+            total += leaf.element_size() * leaf.nelement()
+        elif isinstance(leaf, (str, bytes)):
+            total += len(leaf)
+    return total
+
+
 def _wake_all(shared: _Shared) -> None:
     shared.cond.notify_all()
     shared.consumer_cond.notify_all()
@@ -307,7 +326,7 @@ class ParallelMapIterator(DatasetIterator):
     def __init__(self, upstream: DatasetIterator, fn: Optional[Callable[[Any], Any]],
                  num_workers: int, deterministic: bool = True, op_name: str = "map",
                  buffer_size: Optional[int] = None,
-                 snapshot_every: int = SNAPSHOT_EVERY) -> None:
+                 snapshot_every: int = SNAPSHOT_EVERY, ram_budget: int = 0) -> None:
         super().__init__()
         self.op_name = op_name
         self._upstream = upstream
@@ -321,7 +340,7 @@ class ParallelMapIterator(DatasetIterator):
         else:
             capacity = max_capacity = buffer_size
         self._shared = _Shared(upstream, fn, num_workers, capacity, max_capacity,
-                               deterministic, op_name, snapshot_every)
+                               deterministic, op_name, snapshot_every, ram_budget)
         self._finalizer = Finalizer(self, _shutdown, self._shared)
 
     # -- workers ---------------------------------------------------------------------------
@@ -367,7 +386,9 @@ class ParallelMapIterator(DatasetIterator):
                         raise StopIteration
                 if not any(t.is_alive() for t in shared.threads):
                     raise RuntimeError(f"{self.op_name}: worker threads stopped unexpectedly")
-                if not waited and shared.capacity < shared.max_capacity:
+                if not waited and shared.capacity < shared.max_capacity and (
+                        not shared.ram_budget
+                        or (shared.capacity + 1) * shared.element_bytes <= shared.ram_budget):
                     shared.capacity += 1  # the consumer is starved: allow more work ahead
                     if shared.workers_waiting:
                         cond.notify()
@@ -382,6 +403,8 @@ class ParallelMapIterator(DatasetIterator):
                         shared.consumer_waiting = False
             ok, value, from_fn = shared.results.pop(index)
             shared.reserved -= 1
+            if shared.ram_budget and ok:
+                shared.element_bytes = _nbytes(value)
             if index == shared.lowwater:
                 shared.lowwater += 1
                 while shared.lowwater in shared.consumed_after:

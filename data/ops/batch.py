@@ -13,8 +13,9 @@ import torch
 
 from data import _structure
 from data._iterator import UPSTREAM, DatasetIterator, require_keys
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._args import check_int
+from data._spec import batched, unbatched
 from data._structure import flatten as leaves, flatten_up_to, pack
 
 
@@ -30,8 +31,22 @@ class BatchDataset(Dataset):
     def _collate(self, elements: List[Any]) -> Any:
         return _structure.batch(elements)
 
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if n in (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY):
+            return n
+        size = self._batch_size
+        return n // size if self._drop_remainder else -(-n // size)
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _BatchIterator(self, self._input._iterator(epoch))
+
+    def _spec(self) -> Any:
+        return batched(self._input.element_spec,
+                       self._batch_size if self._drop_remainder else None)
+
+    def _representative(self) -> Any:
+        return self._collate([self._input._representative()])
 
 
 class _BatchIterator(DatasetIterator):
@@ -78,6 +93,14 @@ class PaddedBatchDataset(BatchDataset):
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _PaddedBatchIterator(self, self._input._iterator(epoch))
 
+    def _spec(self) -> Any:
+        from data._spec import TensorSpec
+        from data._structure import map_structure
+        padded = map_structure(  # padded dimensions depend on the batch
+            lambda s: TensorSpec(None if s.shape is None else (None,) * len(s.shape), s.dtype)
+            if isinstance(s, TensorSpec) else s, self._input.element_spec)
+        return batched(padded, self._batch_size if self._drop_remainder else None)
+
     def _collate(self, elements: List[Any]) -> Any:
         first = elements[0]
         for other in elements[1:]:
@@ -100,6 +123,8 @@ def _pad_column(column: List[Any], shape: Optional[Sequence[Any]], value: Any, j
     where = f"padded_batch: component {j}"
     if isinstance(column[0], (str, bytes)):
         return list(column)
+    if isinstance(column[0], list):
+        return _pad_strings(column, shape, value, where)
     tensors = [c if isinstance(c, torch.Tensor) else torch.as_tensor(c) for c in column]
     ranks = {t.dim() for t in tensors}
     if len(ranks) != 1:
@@ -130,6 +155,29 @@ def _pad_column(column: List[Any], shape: Optional[Sequence[Any]], value: Any, j
     return out
 
 
+def _pad_strings(column: List[Any], shape: Any, value: Any, where: str) -> List[List[Any]]:
+    """Pad vectors of strings (lists of ``str``/``bytes``) with ``value`` (default ``""``)."""
+    want = shape[0] if isinstance(shape, (list, tuple)) and len(shape) == 1 else shape
+    if isinstance(shape, (list, tuple)) and len(shape) != 1:
+        raise ValueError(f"{where}: padded shape {tuple(shape)} has rank {len(shape)}, but the "
+                         "elements are vectors of strings (rank 1)")
+    longest = max(len(v) for v in column)
+    if want is None or want == -1:
+        want = longest
+    elif longest > want:
+        raise ValueError(f"{where}: dimension 0 has size {longest}, larger than the padded "
+                         f"shape ({want},) allows; increase padded_shapes")
+    sample = next((s for v in column for s in v), "")
+    fill = "" if value is None or value == 0 else value
+    if isinstance(sample, bytes) and isinstance(fill, str):
+        fill = fill.encode("utf-8")
+    elif isinstance(sample, str) and isinstance(fill, bytes):
+        fill = fill.decode("utf-8")
+    if not isinstance(fill, (str, bytes)):
+        raise TypeError(f"{where}: padding value for strings must be a str, got {value!r}")
+    return [list(v) + [fill] * (int(want) - len(v)) for v in column]
+
+
 class UnbatchDataset(Dataset):
     """Rows of batched elements (see ``Dataset.unbatch``)."""
 
@@ -137,8 +185,15 @@ class UnbatchDataset(Dataset):
         super().__init__()
         self._input = input_dataset
 
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        return INFINITE_CARDINALITY if n == INFINITE_CARDINALITY else UNKNOWN_CARDINALITY
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _UnbatchIterator(self._input._iterator(epoch))
+
+    def _spec(self) -> Any:
+        return unbatched(self._input.element_spec)
 
 
 class _UnbatchIterator(DatasetIterator):

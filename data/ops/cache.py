@@ -28,6 +28,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 import torch
 
+from data import options as options_lib
 from data._iterator import DatasetIterator, MalformedStateError, require_keys
 from data.dataset import Dataset
 
@@ -37,6 +38,8 @@ _LENGTH = struct.Struct("<Q")
 
 class CacheDataset(Dataset):
     """The input's first complete pass, replayed afterwards (see ``Dataset.cache``)."""
+
+    _keeps_spec = True
 
     def __init__(self, input_dataset: Dataset, filename: str = "") -> None:
         super().__init__()
@@ -56,6 +59,9 @@ class CacheDataset(Dataset):
         with self._lock:
             if self._memory is None:
                 self._memory = (initial, elements)
+
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _CacheIterator(self, epoch)
@@ -87,6 +93,7 @@ class _CacheIterator(DatasetIterator):
         super().__init__()
         self._ds = dataset
         self._epoch = epoch
+        self._options = options_lib.current()  # a restore builds its upstream under them
         self._upstream: Optional[DatasetIterator] = None
         self._recording = False
         self._initial: Optional[Dict[str, Any]] = None
@@ -103,7 +110,8 @@ class _CacheIterator(DatasetIterator):
 
     # -- modes -----------------------------------------------------------------------------
     def _start_record(self, initial: Optional[Dict[str, Any]] = None) -> None:
-        self._upstream = self._ds._input._iterator(self._epoch)
+        with options_lib.applied(self._options):
+            self._upstream = self._ds._input._iterator(self._epoch)
         if initial is not None:
             self._upstream.load_state_dict(initial)
         self._initial = self._upstream.state_dict() if initial is None else initial
@@ -244,7 +252,8 @@ class _CacheIterator(DatasetIterator):
         else:
             require_keys(self.op_name, state, "index", "initial")
             if self._ds._memory is None:
-                self._ds._rebuild_memory(state["initial"], self._epoch)
+                with options_lib.applied(self._options):
+                    self._ds._rebuild_memory(state["initial"], self._epoch)
             self._initial, self._elements = self._ds._memory
         self._index = int(state["index"])
 

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional
 
+from data import options as options_lib
 from data._call import call_with_element
 from data._iterator import UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateError, require_keys
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
+from data._spec import most_specific_compatible
 from data._structure import flatten as leaves, pack
 from data.ops._args import check_int
 from data.ops._parallel import AUTOTUNE, cpu_count
 from data.ops.errors import element_error
+from data.options import Options
 
 
 def _load_all(op: str, iterators: List[DatasetIterator], states: Any) -> None:
@@ -47,6 +50,24 @@ class ZipDataset(Dataset):
         self._structure = datasets
         self._datasets = components
 
+    def _input_datasets(self) -> List[Dataset]:
+        return list(self._datasets)
+
+    def _spec(self) -> Any:
+        return pack(self._structure, iter([d.element_spec for d in self._datasets]))
+
+    def _representative(self) -> Any:
+        return pack(self._structure, iter([d._representative() for d in self._datasets]))
+
+    def _cardinality(self) -> int:
+        result = INFINITE_CARDINALITY
+        for n in (d._cardinality() for d in self._datasets):
+            if n == UNKNOWN_CARDINALITY:
+                return n
+            if n != INFINITE_CARDINALITY:
+                result = n if result == INFINITE_CARDINALITY else min(result, n)
+        return result
+
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ZipIterator(self._structure, [d._iterator(epoch) for d in self._datasets])
 
@@ -61,7 +82,24 @@ class _ZipIterator(DatasetIterator):
         self._own(*upstreams)
 
     def _next(self) -> Any:
-        return pack(self._structure, iter([next(it) for it in self._upstreams]))
+        # Every input advances even when one fails (tf.data): the element fails as a whole
+        # and the next one pairs the inputs' next elements, not shifted ones.
+        items, error, ended = [], None, False
+        for it in self._upstreams:
+            try:
+                items.append(next(it))
+            except StopIteration:
+                ended = True
+                break
+            except Exception as exc:
+                if error is None:
+                    error = exc
+                items.append(None)
+        if ended:
+            raise StopIteration
+        if error is not None:
+            raise error
+        return pack(self._structure, iter(items))
 
     def _get_state(self) -> Dict[str, Any]:
         return {UPSTREAMS: [it.state_dict() for it in self._upstreams]}
@@ -80,9 +118,40 @@ class ConcatenateDataset(Dataset):
         if not isinstance(dataset, Dataset):
             raise TypeError(f"concatenate: dataset must be a Dataset, got {type(dataset).__name__}")
         self._inputs = (input_dataset, dataset)
+        self._merged_spec = _checked_specs(input_dataset, dataset)
+
+    def _input_datasets(self) -> List[Dataset]:
+        return list(self._inputs)
+
+    def _spec(self) -> Any:
+        if self._merged_spec is None:
+            return most_specific_compatible(self._inputs[0].element_spec,
+                                            self._inputs[1].element_spec, "concatenate")
+        return self._merged_spec
+
+    def _representative(self) -> Any:
+        return self._inputs[0]._representative()
+
+
+    def _cardinality(self) -> int:
+        a, b = (d._cardinality() for d in self._inputs)
+        if INFINITE_CARDINALITY in (a, b):
+            return INFINITE_CARDINALITY
+        return UNKNOWN_CARDINALITY if UNKNOWN_CARDINALITY in (a, b) else a + b
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ConcatenateIterator([d._iterator(epoch) for d in self._inputs])
+
+
+def _checked_specs(a: Dataset, b: Dataset) -> Any:
+    """The merged element spec of ``a`` and ``b``, or ``TypeError`` when their structures or
+    dtypes differ (tf.data's check at construction); ``None`` when a spec cannot be inferred
+    now (an empty input behind a map, or a function that fails on its first element)."""
+    try:
+        spec_a, spec_b = a.element_spec, b.element_spec
+    except Exception:  # the elements decide the spec and none could be produced
+        return None
+    return most_specific_compatible(spec_a, spec_b, "concatenate")
 
 
 class _ConcatenateIterator(DatasetIterator):
@@ -126,15 +195,43 @@ class InterleaveDataset(Dataset):
         self._fn = map_func
         cycle = AUTOTUNE if cycle_length is None else cycle_length
         cycle = check_int("interleave", "cycle_length", cycle, 1, also=(AUTOTUNE,))
-        self._cycle_length = cpu_count() if cycle == AUTOTUNE else cycle
+        calls = None if num_parallel_calls is None else check_int(
+            "interleave", "num_parallel_calls", num_parallel_calls, 1, also=(AUTOTUNE,))
+        if cycle != AUTOTUNE and calls is not None and calls != AUTOTUNE and calls > cycle:
+            raise ValueError(
+                f"interleave: if cycle_length is set to a fixed value, num_parallel_calls must "
+                f"be AUTOTUNE or at most cycle_length; got num_parallel_calls={calls} and "
+                f"cycle_length={cycle}")
+        self._cycle_length = cycle if cycle != AUTOTUNE else autotune_cycle_length(calls)
         self._block_length = check_int("interleave", "block_length", block_length, 1)
-        self._parallel = num_parallel_calls is not None and check_int(
-            "interleave", "num_parallel_calls", num_parallel_calls, 1, also=(AUTOTUNE,)) != 1
+        self._parallel = calls is not None and calls != 1
+
+    def _cardinality(self) -> int:
+        # tf.data: unknown, except that a parallel interleave of an endless input is endless.
+        if self._parallel and self._input._cardinality() == INFINITE_CARDINALITY:
+            return INFINITE_CARDINALITY
+        return UNKNOWN_CARDINALITY
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _InterleaveIterator(self, self._input._iterator(epoch), epoch)
 
-    def _open(self, element: Any, epoch: int, index: int) -> DatasetIterator:
+    def _inner(self) -> Dataset:
+        from data._seed import preserved_op_counter
+        with preserved_op_counter():
+            dataset = call_with_element(self._fn, self._input._representative())
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"interleave/flat_map: map_func must return a Dataset, got "
+                            f"{type(dataset).__name__}")
+        return dataset
+
+    def _spec(self) -> Any:
+        return self._inner().element_spec
+
+    def _representative(self) -> Any:
+        return self._inner()._representative()
+
+    def _open(self, element: Any, epoch: int, index: int,
+              options: Optional[Options] = None) -> DatasetIterator:
         try:
             dataset = call_with_element(self._fn, element)
         except Exception as exc:
@@ -145,7 +242,8 @@ class InterleaveDataset(Dataset):
         if self._parallel:
             from data.ops.prefetch import PrefetchDataset
             dataset = PrefetchDataset(dataset, max(2, self._block_length))
-        return dataset._iterator(epoch)
+        with options_lib.applied(options):
+            return dataset._iterator(epoch)
 
 
 class _InterleaveIterator(DatasetIterator):
@@ -166,6 +264,8 @@ class _InterleaveIterator(DatasetIterator):
         self._end_of_input = False
         self._num_open = 0
         self._position = 0  # input elements opened so far, for error messages
+        self._options = options_lib.current()  # datasets opened later are built under them
+        self._inputs_hold_datasets: Optional[bool] = None  # known after the first pull
 
     def _advance_cycle(self) -> None:
         self._block_index = 0
@@ -190,15 +290,23 @@ class _InterleaveIterator(DatasetIterator):
             if self._end_of_input:
                 self._advance_cycle()
                 continue
+            # An input element holding datasets cannot go into a saved state (it must be plain
+            # tensors and containers): such slots save the input's state before the pull.
+            before = self._upstream.state_dict() if self._inputs_hold_datasets is not False \
+                else None
             try:
                 source = next(self._upstream)
             except StopIteration:
                 self._end_of_input = True
                 continue
+            if self._inputs_hold_datasets is None:
+                self._inputs_hold_datasets = any(isinstance(leaf, Dataset)
+                                                 for leaf in leaves(source))
             index = self._position
             self._position = index + 1
-            self._slots[self._cycle_index] = [source, self._ds._open(source, self._epoch, index),
-                                              index]
+            opened = self._ds._open(source, self._epoch, index, self._options)
+            self._slots[self._cycle_index] = [source, opened, index,
+                                              before if self._inputs_hold_datasets else None]
             self._num_open += 1
         raise StopIteration
 
@@ -212,6 +320,8 @@ class _InterleaveIterator(DatasetIterator):
             "position": self._position,
             "slots": [None if s is None else
                       {"element": s[0], "state": s[1].state_dict(), "index": s[2]}
+                      if s[3] is None else
+                      {"input_state": s[3], "state": s[1].state_dict(), "index": s[2]}
                       for s in self._slots],
         }
 
@@ -231,10 +341,25 @@ class _InterleaveIterator(DatasetIterator):
         for i, saved in enumerate(state["slots"]):
             if saved is not None:
                 index = int(saved["index"])
-                it = self._ds._open(saved["element"], self._epoch, index)
+                before = saved.get("input_state")
+                element = saved["element"] if before is None else self._pull_again(before)
+                it = self._ds._open(element, self._epoch, index, self._options)
                 it.load_state_dict(saved["state"])
-                self._slots[i] = [saved["element"], it, index]
+                self._slots[i] = [element, it, index, before]
         self._num_open = sum(s is not None for s in self._slots)
+
+    def _pull_again(self, before: Dict[str, Any]) -> Any:
+        """The input element pulled from the input state ``before`` (a slot's saved state)."""
+        with options_lib.applied(self._options):
+            upstream = self._ds._input._iterator(self._epoch)
+        try:
+            upstream.load_state_dict(before)
+            return next(upstream)
+        except StopIteration:
+            raise MalformedStateError("interleave: a saved slot's input state has no element "
+                                      "left; the state does not belong to this pipeline") from None
+        finally:
+            upstream.close()
 
     def _live_upstreams(self) -> List[DatasetIterator]:
         return [self._upstream] + [slot[1] for slot in self._slots if slot is not None]
@@ -245,6 +370,19 @@ class _InterleaveIterator(DatasetIterator):
                 slot[1].close()
                 self._slots[i] = None
         self._num_open = 0
+
+
+def autotune_cycle_length(num_parallel_calls: Optional[int]) -> int:
+    """tf.data's ``cycle_length`` for ``None``/``AUTOTUNE``, from the schedulable CPU cores:
+    all of them without ``num_parallel_calls``; ``min(num_parallel_calls, cores)`` with a fixed
+    one; ``ceil(cores / 3)`` with ``AUTOTUNE`` (one thread per current element and two per
+    future element it prefetches)."""
+    cores = cpu_count()
+    if num_parallel_calls is None:
+        return cores
+    if num_parallel_calls != AUTOTUNE:
+        return min(num_parallel_calls, cores)
+    return -(-cores // 3)
 
 
 def flat_map(input_dataset: Dataset, map_func: Callable[..., Dataset]) -> Dataset:

@@ -26,6 +26,11 @@ def element_error(op: str, index: int, exc: BaseException) -> BaseException:
     """
     message = (f"{op}: the function raised {type(exc).__name__} on input element {index} "
                f"(0-based position in the input): {exc}")
+    if isinstance(exc, (StopIteration, StopAsyncIteration)):
+        # Raised on, it would end the dataset silently; tf.data reports an error instead.
+        wrapped = RuntimeError(message)
+        wrapped.element_index = index  # type: ignore[attr-defined]
+        return wrapped
     try:
         wrapped: BaseException = type(exc)(message)
         if str(wrapped) != message:  # e.g. KeyError quotes its message; keep it readable
@@ -47,6 +52,8 @@ class IgnoreErrorsDataset(Dataset):
     >>> it = iter(ds); list(it), it.num_ignored
     ([-3, -6, 6], 1)
     """
+
+    _keeps_spec = True
 
     def __init__(self, input_dataset: Dataset) -> None:
         super().__init__()

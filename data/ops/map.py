@@ -7,14 +7,20 @@ choice of threads over processes is explained and measured.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Optional
+
+import torch
 
 from data._call import call_with_element
 from data._iterator import CountingIterator, DatasetIterator
-from data._structure import normalize
+from data._spec import spec_of
+from data._structure import map_structure, to_leaf
 from data.dataset import Dataset
 from data.ops._args import check_int
-from data.ops._parallel import AUTOTUNE, ParallelMapIterator, resolve_parallelism
+from data.ops._parallel import (AUTOTUNE, ParallelMapIterator, resolve_parallelism,
+                                set_intra_op_threads)
+from data.options import current, resolved
 from data.ops.errors import element_error
 
 
@@ -40,20 +46,74 @@ class MapDataset(Dataset):
         self._input = input_dataset
         self._fn = fn
         self._num_parallel_calls = num_parallel_calls
-        self._deterministic = deterministic is not False
+        self._deterministic = deterministic
+
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         upstream = self._input._iterator(epoch)
         if self._num_parallel_calls is None:
             return _MapIterator(upstream, self._fn)
-        return ParallelMapIterator(upstream, _apply(self._fn),
-                                   resolve_parallelism(self._num_parallel_calls),
-                                   self._deterministic, op_name="map")
+        # The pipeline's options (data.Options) decide what the arguments leave open.
+        deterministic, pool, intra_op, autotune, cpu_budget, ram_budget = resolved(current())
+        if self._num_parallel_calls == AUTOTUNE:
+            workers = cpu_budget or resolve_parallelism(AUTOTUNE)
+        else:
+            workers = self._num_parallel_calls
+        workers = min(workers, pool) if pool else workers
+        if self._deterministic is not None:
+            deterministic = self._deterministic
+        return ParallelMapIterator(upstream, _apply(self._fn, intra_op), workers, deterministic,
+                                   op_name="map", buffer_size=None if autotune else 2 * workers,
+                                   ram_budget=ram_budget)
 
 
-def _apply(fn: Callable[..., Any]) -> Callable[[Any], Any]:
+    def _spec(self) -> Any:
+        return spec_of(self._representative())
+
+    def _representative(self) -> Any:
+        from data._seed import preserved_op_counter
+        with preserved_op_counter():
+            return map_result(call_with_element(self._fn, self._input._representative()))
+
+
+def map_result(value: Any) -> Any:
+    """A map function's return value as an element, following tf.data.
+
+    A returned list is a tuple of components (tf.data does the same, with a warning), except a
+    list of strings, which is one component (a batch of strings). ``None`` is allowed inside a
+    structure but not as the whole element; anything that is not a tensor, array, number,
+    string, list, dataset or a tuple/dict of them is a ``TypeError``.
+    """
+    if isinstance(value, list) and not all(isinstance(v, (str, bytes)) for v in value):
+        value = tuple(value)
+    if value is None:
+        raise TypeError("map: the function returned None; return the element (a tensor, "
+                        "number, string, or a tuple/dict of them)")
+    return map_structure(_valid_leaf, value)
+
+
+def _valid_leaf(leaf: Any) -> Any:
+    leaf = to_leaf(leaf)
+    if leaf is None or isinstance(leaf, _LEAF_TYPES):
+        return leaf
+    raise TypeError(f"map: unsupported return value from the function: {leaf!r} (type "
+                    f"{type(leaf).__name__}); an element's components must be tensors, arrays, "
+                    "numbers, strings, lists or datasets, in tuples or dicts")
+
+
+_LEAF_TYPES = (torch.Tensor, bool, int, float, complex, str, bytes, list, Dataset)
+
+
+def _apply(fn: Callable[..., Any], intra_op_threads: int = 0) -> Callable[[Any], Any]:
+    configured = threading.local()
+
     def apply(element: Any) -> Any:
-        return normalize(call_with_element(fn, element))
+        if intra_op_threads and not getattr(configured, "done", False):
+            set_intra_op_threads(intra_op_threads)  # threading.max_intra_op_parallelism
+            configured.done = True
+        return map_result(call_with_element(fn, element))
     return apply
 
 
@@ -75,7 +135,7 @@ class _MapIterator(CountingIterator):
             raise
         self._position += 1
         try:
-            return normalize(call_with_element(self._fn, element))
+            return map_result(call_with_element(self._fn, element))
         except Exception as exc:
             raise element_error("map", index, exc) from exc
 

@@ -12,6 +12,7 @@ from data._iterator import DatasetIterator
 from data.dataset import Dataset
 from data.ops._args import check_int
 from data.ops._parallel import AUTOTUNE, ParallelMapIterator
+from data.options import current, resolved
 
 
 class PrefetchDataset(Dataset):
@@ -25,13 +26,26 @@ class PrefetchDataset(Dataset):
     [0, 1, 2, 3, 4]
     """
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, buffer_size: int) -> None:
         super().__init__()
         self._input = input_dataset
-        self._buffer_size = check_int("prefetch", "buffer_size", buffer_size, 1,
-                                      also=(AUTOTUNE,))
+        # None is AUTOTUNE and 0 means no buffering, as in tf.data.
+        self._buffer_size = AUTOTUNE if buffer_size is None else check_int(
+            "prefetch", "buffer_size", buffer_size, 0, also=(AUTOTUNE,))
+
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
 
     def _iterator(self, epoch: int) -> DatasetIterator:
+        if self._buffer_size == 0:
+            return self._input._iterator(epoch)
+        _, _, _, autotune, _, ram_budget = resolved(current())
+        buffer_size = self._buffer_size
+        if buffer_size == AUTOTUNE and not autotune:
+            buffer_size = 1  # autotune.enabled=False: the buffer keeps its starting size
         return ParallelMapIterator(self._input._iterator(epoch), None, num_workers=1,
                                    deterministic=True, op_name="prefetch",
-                                   buffer_size=self._buffer_size, snapshot_every=1)
+                                   buffer_size=buffer_size, snapshot_every=1,
+                                   ram_budget=ram_budget)

@@ -10,19 +10,37 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data import options as options_lib
+from data._iterator import UPSTREAM, DatasetIterator, MalformedStateError, require_keys
 from data._seed import derive_seed
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._args import check_int
+
+
+_INT64_MAX = 2**63 - 1
 
 
 class RepeatDataset(Dataset):
     """The input repeated ``count`` times, ``-1`` forever (see ``Dataset.repeat``)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, count: Optional[int]) -> None:
         super().__init__()
         self._input = input_dataset
-        self._count = -1 if count is None else check_int("repeat", "count", count, 0, also=(-1,))
+        # Any negative count means forever, as in tf.data.
+        self._count = -1 if count is None else max(-1, check_int("repeat", "count", count,
+                                                                 -_INT64_MAX))
+
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if self._count < 0:
+            return 0 if n == 0 else INFINITE_CARDINALITY
+        if self._count == 0:
+            return 0
+        if n in (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY):
+            return n
+        return n * self._count
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _RepeatIterator(self, epoch)
@@ -38,6 +56,7 @@ class _RepeatIterator(DatasetIterator):
         self._repetition = 0
         self._produced = False  # whether the current repetition yielded anything
         self._current: Optional[DatasetIterator] = None
+        self._options = options_lib.current()  # later repetitions are built under them too
         if self._has_more():
             self._current = self._make(0)
 
@@ -48,7 +67,8 @@ class _RepeatIterator(DatasetIterator):
     def _make(self, repetition: int) -> DatasetIterator:
         # Repetition k of top-level epoch 0 is upstream epoch k; later epochs mix both in.
         inner = repetition if self._epoch == 0 else derive_seed(self._epoch, repetition)
-        return self._ds._input._iterator(inner)
+        with options_lib.applied(self._options):
+            return self._ds._input._iterator(inner)
 
     def _next(self) -> Any:
         while self._current is not None:
@@ -98,10 +118,20 @@ class _RepeatIterator(DatasetIterator):
 class TakeDataset(Dataset):
     """The first ``count`` elements (see ``Dataset.take``)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, count: int) -> None:
         super().__init__()
         self._input = input_dataset
-        self._count = check_int("take", "count", count, 0, also=(-1,))
+        self._count = max(-1, check_int("take", "count", count, -_INT64_MAX))  # < 0: all
+
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if self._count < 0:
+            return n
+        if n == INFINITE_CARDINALITY:
+            return self._count
+        return n if n == UNKNOWN_CARDINALITY else min(n, self._count)
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _TakeIterator(self._count, self._input._iterator(epoch))
@@ -116,19 +146,33 @@ class _TakeIterator(DatasetIterator):
         self._upstream = upstream
         self._own(upstream)
         self._taken = 0
+        self._final_upstream_state: Optional[Dict[str, Any]] = None
 
     def _next(self) -> Any:
         if 0 <= self._count <= self._taken:
+            self._release_upstream()
             raise StopIteration
         element = next(self._upstream)
         self._taken += 1
         return element
 
+    def _release_upstream(self) -> None:
+        # Nothing more will be pulled: close the upstream now (a generator's cleanup runs,
+        # threads stop) and keep its last state for state_dict().
+        if self._final_upstream_state is None:
+            self._final_upstream_state = self._upstream.state_dict()
+            self._upstream.close()
+
     def _get_state(self) -> Dict[str, Any]:
-        return {UPSTREAM: self._upstream.state_dict(), "taken": self._taken}
+        upstream = self._final_upstream_state
+        return {UPSTREAM: upstream if upstream is not None else self._upstream.state_dict(),
+                "taken": self._taken}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, UPSTREAM, "taken")
+        if self._final_upstream_state is not None:
+            raise MalformedStateError("take: cannot load a state into an iterator that has "
+                                      "finished; create a new iterator")
         self._upstream.load_state_dict(state[UPSTREAM])
         self._taken = int(state["taken"])
 
@@ -136,10 +180,20 @@ class _TakeIterator(DatasetIterator):
 class SkipDataset(Dataset):
     """The elements after the first ``count`` (see ``Dataset.skip``)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, count: int) -> None:
         super().__init__()
         self._input = input_dataset
-        self._count = check_int("skip", "count", count, 0, also=(-1,))
+        self._count = max(-1, check_int("skip", "count", count, -_INT64_MAX))  # < 0: all
+
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if self._count < 0:
+            return 0
+        if n in (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY):
+            return n
+        return max(0, n - self._count)
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _SkipIterator(self._count, self._input._iterator(epoch))

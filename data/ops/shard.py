@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from data._iterator import CountingIterator, DatasetIterator
-from data.dataset import Dataset
+from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._args import check_int
 
 _INT64_MAX = 2**63 - 1
@@ -13,6 +13,8 @@ _INT64_MAX = 2**63 - 1
 
 class ShardDataset(Dataset):
     """Element ``i`` of the input goes to shard ``i % num_shards`` (tf.data's rule)."""
+
+    _keeps_spec = True
 
     def __init__(self, input_dataset: Dataset, num_shards: int, index: int) -> None:
         super().__init__()
@@ -22,6 +24,12 @@ class ShardDataset(Dataset):
         if self._index >= self._num_shards:
             raise ValueError(f"shard: index must be in [0, num_shards) = [0, {self._num_shards}), "
                              f"got index={self._index}")
+
+    def _cardinality(self) -> int:
+        n = self._input._cardinality()
+        if n in (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY):
+            return n
+        return n // self._num_shards + (1 if self._index < n % self._num_shards else 0)
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ShardIterator(self._num_shards, self._index, self._input._iterator(epoch))

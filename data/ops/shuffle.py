@@ -27,6 +27,8 @@ from data.ops._args import check_int
 class ShuffleDataset(Dataset):
     """Elements shuffled through a bounded buffer (see ``Dataset.shuffle``)."""
 
+    _keeps_spec = True
+
     def __init__(self, input_dataset: Dataset, buffer_size: int, seed: Optional[int] = None,
                  reshuffle_each_iteration: bool = True) -> None:
         super().__init__()
@@ -34,6 +36,9 @@ class ShuffleDataset(Dataset):
         self._buffer_size = check_int("shuffle", "buffer_size", buffer_size, 1)
         self._seed = get_seed(seed)  # taken at construction, as TF does
         self._reshuffle = bool(reshuffle_each_iteration)
+
+    def _cardinality(self) -> int:
+        return self._input._cardinality()
 
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _ShuffleIterator(self, self._input._iterator(epoch),

@@ -286,7 +286,7 @@ def _concatenate(draw, info):
 def _interleave(draw, info):
     st = _draws()
     cycle, block, copies = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(0, 4))
-    parallel = draw(st.sampled_from([None, 2]))
+    parallel = draw(st.sampled_from([None, data.AUTOTUNE]))
 
     def inner(*e: Element) -> data.Dataset:  # (element, copy number): every output distinct
         copy = data.Dataset.from_tensors(_repack(*e)).repeat(copies)
@@ -295,6 +295,21 @@ def _interleave(draw, info):
     return (f"interleave({cycle},{block},x{copies},parallel={parallel})",
             lambda ds: ds.interleave(inner, cycle_length=cycle, block_length=block,
                                      num_parallel_calls=parallel),
+            {"batched": 0, "ragged": info["ragged"]})
+
+
+@register_op("interleave_datasets")
+def _interleave_datasets(draw, info):
+    # Input elements that are datasets: a saved state must still be plain tensors/containers.
+    st = _draws()
+    cycle, copies = draw(st.integers(1, 3)), draw(st.integers(0, 3))
+
+    def inner(*e: Element) -> data.Dataset:
+        return data.Dataset.zip((data.Dataset.from_tensors(_repack(*e)).repeat(copies),
+                                 data.Dataset.range(copies)))
+
+    return (f"map(dataset).interleave({cycle},x{copies})",
+            lambda ds: ds.map(inner).interleave(lambda d: d, cycle_length=cycle),
             {"batched": 0, "ragged": info["ragged"]})
 
 
@@ -308,6 +323,26 @@ def _flat_map(draw, info):
 
     return "flat_map(shuffle)", lambda ds: ds.flat_map(inner), {"batched": 0,
                                                                  "ragged": info["ragged"]}
+
+
+@register_op("window")
+def _window(draw, info):
+    st = _draws()
+    size, shift = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+
+    def rejoin(*window: Any) -> data.Dataset:  # the window's datasets back to elements
+        if len(window) > 1:
+            return data.Dataset.zip(window)
+        return window[0] if isinstance(window[0], data.Dataset) else data.Dataset.zip(window[0])
+
+    return (f"window({size},{shift}).flat_map", lambda ds: ds.window(size, shift).flat_map(
+        rejoin), {"batched": 0, "ragged": info["ragged"]})
+
+
+@register_op("scan")
+def _scan(draw, info):
+    return ("scan(count)", lambda ds: ds.scan(0, lambda s, e: (s + 1, (s, e))),
+            {"batched": 0, "ragged": info["ragged"]})
 
 
 @register_op("cache")

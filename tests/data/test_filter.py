@@ -22,13 +22,13 @@ def test_filter_accepts_scalar_bool_tensor():
 
 
 def test_filter_non_bool_result_raises():
-    with pytest.raises(TypeError, match="predicate must return a bool.*got int 1"):
+    with pytest.raises(ValueError, match="invalid predicate.*must return a bool.*returned int 1"):
         list(Dataset.range(3).filter(lambda x: 1))
 
 
 def test_filter_vector_result_raises():
     ds = Dataset.from_tensors(torch.ones(3)).filter(lambda x: x > 0)
-    with pytest.raises(TypeError, match=r"shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"shape \(3,\)"):
         list(ds)
 
 

@@ -31,10 +31,15 @@ def test_prefetch_keeps_elements_and_order():
     assert list(data.Dataset.range(50).prefetch(3)) == list(range(50))
 
 
-@pytest.mark.parametrize("bad", [0, -2])
-def test_prefetch_buffer_size_below_one_raises_value_error(bad):
+@pytest.mark.parametrize("bad", [-2, -7])
+def test_prefetch_buffer_size_below_minus_one_raises_value_error(bad):
     with pytest.raises(ValueError, match="buffer_size"):
         data.Dataset.range(3).prefetch(bad)
+
+
+@pytest.mark.parametrize("size", [0, None])
+def test_prefetch_zero_and_none_are_valid(size):  # as tf.data 2.21: no buffer / autotune
+    assert list(data.Dataset.range(3).prefetch(size)) == [0, 1, 2]
 
 
 def test_prefetch_buffer_size_must_be_an_int():

@@ -26,9 +26,9 @@ def test_repeat_forever_of_filtered_empty_ends():
     assert list(Dataset.range(5).filter(lambda x: x > 10).repeat()) == []
 
 
-def test_repeat_negative_count_raises():
-    with pytest.raises(ValueError, match="count must be >= 0 or -1, got -2"):
-        Dataset.range(3).repeat(-2)
+def test_repeat_any_negative_count_is_forever():  # as tf.data 2.21
+    assert list(Dataset.range(2).repeat(-2).take(5)) == [0, 1, 0, 1, 0]
+    assert list(Dataset.range(2).repeat(-1).take(5)) == [0, 1, 0, 1, 0]
 
 
 def test_repeat_resumes_across_epochs():
@@ -51,9 +51,10 @@ def test_skip(count, expected):
 
 
 @pytest.mark.parametrize("op", ["take", "skip"])
-def test_take_skip_negative_count_raises(op):
-    with pytest.raises(ValueError, match=f"{op}: count must be >= 0 or -1, got -5"):
-        getattr(Dataset.range(3), op)(-5)
+def test_take_all_skip_all_for_any_negative_count(op):  # as tf.data 2.21
+    expected = {"take": [0, 1, 2], "skip": []}[op]
+    assert list(getattr(Dataset.range(3), op)(-5)) == expected
+    assert list(getattr(Dataset.range(3), op)(-1)) == expected
 
 
 def test_take_does_not_pull_past_its_count():
