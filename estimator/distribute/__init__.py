@@ -25,7 +25,7 @@ process on ``cuda:LOCAL_RANK``. ``RunConfig(distribute=...)`` overrides or disab
   ranks: every rank returns the same, global results. **Prediction** yields each rank's own
   examples, or every example on rank 0 with ``DistributeConfig(gather_predictions=True)``.
 - **Files**: only rank 0 takes the ``model_dir`` lock, reads and writes checkpoints and writes
-  summaries and exports; it broadcasts what it read, so ``model_dir`` need not be shared between
+  summaries; it broadcasts what it read, so ``model_dir`` need not be shared between
   nodes. A checkpoint keeps each rank's iterator and RNG state under its rank; resuming with the
   same number of processes continues every input exactly, with another number the input starts
   afresh (with a warning).

@@ -125,6 +125,9 @@ def resolve(setting: Optional[DistributeConfig], device: torch.device) -> Option
     global _control
     if not dist.is_initialized():
         kwargs = {"device_id": device} if backend == "nccl" else {}
+        store = _attempt_store(env, timeout)
+        if store is not None:
+            kwargs.update(store=store, rank=env.rank, world_size=env.world_size)
         dist.init_process_group(backend, timeout=timeout, **kwargs)
         atexit.register(_shutdown)
         logger.info("Initialised the %s process group: rank %d of %d (local rank %d), device "
@@ -141,6 +144,24 @@ def resolve(setting: Optional[DistributeConfig], device: torch.device) -> Option
 
 
 _control: Any = None
+
+
+def _attempt_store(env: LaunchEnv, timeout: datetime.timedelta) -> Any:
+    """The launcher's store under a prefix of its own for each torchrun restart, or ``None``.
+
+    torchrun keeps one store for the whole job; without a prefix per attempt, a restarted rank
+    can read the address a killed rank published in the previous attempt and fail to connect.
+    """
+    if "TORCHELASTIC_RESTART_COUNT" not in os.environ or "MASTER_ADDR" not in os.environ:
+        return None
+    try:
+        from torch.distributed.rendezvous import _create_c10d_store
+    except ImportError:  # a torch without it: its own rendezvous, unprefixed
+        return None
+    store = _create_c10d_store(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]),
+                               env.rank, env.world_size, timeout)
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID", "")
+    return dist.PrefixStore(f"estimator/{run_id}/attempt_{env.restart_count}", store)
 
 
 def _shutdown() -> None:
