@@ -1,8 +1,9 @@
 """Evaluation and prediction over many ranks: global metrics and loss, gathered predictions.
 
 Each rank evaluates its own shard to its end (evaluation takes no synchronous steps, so shards
-may be uneven), then the ranks combine: the batch-size-weighted loss and every ``est.metrics``
-state are summed over the ranks (a rank with no batches adds nothing), torchmetrics objects
+may be uneven), then the ranks combine: the batch-size-weighted loss and the state of every
+metric with sum-reducible ``state_tensors()`` (``est.metrics``, or any object that offers them)
+are summed over the ranks (a rank with no batches adds nothing), torchmetrics objects
 synchronise themselves in ``compute()``, and the results of the first rank that had batches go
 to every rank, so ``evaluate`` returns the same dict everywhere. A metric object of another kind
 keeps its own rank's value (with a warning).
@@ -17,7 +18,6 @@ import torch
 
 from estimator._loop import EvalOps
 from estimator.distribute._group import Distribution
-from estimator.metrics import Metric
 from estimator.spec import is_metric_object
 
 logger = logging.getLogger("estimator")
@@ -44,7 +44,8 @@ class ReducedEvalOps(EvalOps):
     def finish(self, reason: str) -> None:
         d = self._d
         metrics = {name: _metric_object(op) for name, op in self._ops.items()}
-        ours = {name: m for name, m in metrics.items() if isinstance(m, Metric)}
+        ours = {name: m for name, m in metrics.items()
+                if callable(getattr(m, "state_tensors", None))}
         local = {"count": self._count, "loss": float(self._loss_sum),
                  "states": {name: {k: t.detach().cpu() for k, t in m.state_tensors().items()}
                             for name, m in ours.items()}}

@@ -90,12 +90,6 @@ class Distribution:
         dist.gather_object(obj, out, dst=0, group=self.control)
         return out
 
-    def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Sum ``tensor`` over the ranks in place (on its own device) and return it."""
-        group = None if tensor.device.type == "cuda" else self.control
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM, group=group)
-        return tensor
-
     def barrier(self) -> None:
         dist.barrier(group=self.control)
 

@@ -45,6 +45,39 @@ def eval_input_fn(batch=3):
     return lambda: data.Dataset.from_tensor_slices(examples(EVAL_EXAMPLES, 2)).batch(batch)
 
 
+class LabelSum:
+    """A metric object of the user's own, with sum-reducible ``state_tensors()``."""
+
+    def __init__(self) -> None:
+        self.total = torch.zeros((), dtype=torch.float64)
+
+    def update(self, labels) -> None:
+        self.total += labels.sum()
+
+    def compute(self):
+        return self.total.clone()
+
+    def reset(self) -> None:
+        self.total.zero_()
+
+    def state_tensors(self):
+        return {"total": self.total}
+
+
+LABEL_SUM = LabelSum()
+
+
+class _StopOnRank1(est.SessionRunHook):
+    """Requests a stop on rank 1 only, after global step ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def after_run(self, run_context, run_values):
+        if os.environ.get("RANK") == "1" and run_context.session.global_step == self.step:
+            run_context.request_stop()
+
+
 def model_fn(features, labels, mode, params):
     if params.get("fail_at") is not None and mode == est.ModeKeys.TRAIN and \
             os.environ.get("RANK") == "1" and est.train.get_global_step() == params["fail_at"]:
@@ -59,6 +92,9 @@ def model_fn(features, labels, mode, params):
     loss = F.cross_entropy(logits, labels)
     metrics = {"accuracy": est.metrics.accuracy(labels, predictions["classes"]),
                "mean_label": est.metrics.mean(labels.float())}
+    if mode == est.ModeKeys.EVAL:
+        LABEL_SUM.update(labels)
+        metrics["label_sum"] = LABEL_SUM
     est.summary.scalar("accuracy", metrics["accuracy"][1])
     train_op = est.train.MomentumOptimizer(0.1, momentum=0.9).minimize(
         loss, global_step=est.train.get_global_step())
@@ -103,6 +139,10 @@ def main(scenario: str, model_dir: str, out_dir: str) -> None:
         uneven.train(lambda: batches)
         result["uneven_step"] = int(uneven.get_variable_value("global_step"))
         result["uneven_eval"] = uneven.evaluate(lambda: batches)
+        # a hook stopping rank 1 alone stops every rank at the same step
+        stopping = est.Estimator(model_fn, model_dir + "_stop", config(save_checkpoints_secs=1e-4))
+        stopping.train(train_input_fn(repeat=True), hooks=[_StopOnRank1(3)])
+        result["stop_step"] = int(stopping.get_variable_value("global_step"))
     elif scenario in ("resume", "kill"):
         model = est.Estimator(model_fn, model_dir,
                               config(False, save_checkpoints_steps=3), params)

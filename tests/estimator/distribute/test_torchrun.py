@@ -63,11 +63,12 @@ def test_two_process_evaluation_equals_one_process_evaluation_of_the_checkpoint(
         got = _launch.result(out, rank)["eval"]
         assert got.keys() == want.keys()
         assert got["global_step"] == want["global_step"] == 8
-        for key in ("accuracy", "mean_label", "loss"):
+        for key in ("accuracy", "mean_label", "loss", "label_sum"):
             assert got[key] == pytest.approx(want[key], rel=1e-6), key
     # the eval input (22 examples, batches of 3) is uneven over the ranks and still fully used
-    assert want["mean_label"] == pytest.approx(
-        float(worker.examples(worker.EVAL_EXAMPLES, 2)[1].float().mean()), rel=1e-6)
+    labels = worker.examples(worker.EVAL_EXAMPLES, 2)[1]
+    assert want["mean_label"] == pytest.approx(float(labels.float().mean()), rel=1e-6)
+    assert want["label_sum"] == float(labels.sum())  # a user's metric object, summed over ranks
 
 
 def test_predict_is_per_rank_or_gathered_on_rank_0(two_process_run):
@@ -80,14 +81,15 @@ def test_predict_is_per_rank_or_gathered_on_rank_0(two_process_run):
 
 
 def test_only_rank_0_writes_files(two_process_run):
-    _, _, output, files = two_process_run
+    model_dir, _, output, files = two_process_run
     events = [f for f in files if "tfevents" in f]
     assert sorted(f for f in files if f not in events) == [
         ".lock", "checkpoint", "model.ckpt-4.pt", "model.ckpt-8.pt"]
     # one writer for training, one for evaluation: rank 0's
     assert sorted(os.path.dirname(f) for f in events) == ["", "eval"]
     saves = [line for line in output.splitlines() if "Saved checkpoint" in line]
-    assert len(saves) == 3 and all(line.startswith("[rank 0]") for line in saves)  # 2 + uneven
+    assert all(line.startswith("[rank 0]") for line in saves)
+    assert len([line for line in saves if os.path.join(model_dir, "model.ckpt") in line]) == 2
     assert len({f.rsplit(".", 2)[-2] for f in events}) == 1  # one process id
 
 
@@ -144,6 +146,11 @@ def test_uneven_shards_stop_every_rank_together(two_process_run):
     labels = worker.examples(20, 3)[1]
     assert results[0]["uneven_eval"] == results[1]["uneven_eval"]
     assert results[0]["uneven_eval"]["mean_label"] == pytest.approx(float(labels.float().mean()))
+
+
+def test_a_hook_stopping_one_rank_stops_every_rank_at_the_same_step(two_process_run):
+    out = two_process_run[1]
+    assert [_launch.result(out, r)["stop_step"] for r in (0, 1)] == [3, 3]
 
 
 def test_an_error_on_one_rank_stops_every_rank_with_it(tmp_path):
