@@ -135,8 +135,9 @@ class Replicas(Local):
 
     def seed(self, seed: Optional[int]) -> Optional[int]:
         # every rank must draw the same initial values and split shuffled inputs alike
-        return self.distribution.broadcast_object(
-            seed if seed is not None else secrets.randbits(62))
+        if seed is not None:  # the same RunConfig on every rank
+            return seed
+        return self.distribution.broadcast_object(secrets.randbits(62))
 
     def torch_seed(self, seed: int) -> int:
         return seed + 1_000_003 * self.distribution.rank  # dropout differs from rank to rank

@@ -78,6 +78,27 @@ class _StopOnRank1(est.SessionRunHook):
             run_context.request_stop()
 
 
+LIVE = {}
+
+
+def module_model_fn(features, labels, mode):
+    """An ``nn.Module`` through ``est.get_module`` whose initial values differ per process."""
+    def make():
+        net = torch.nn.Linear(64, 3)
+        with torch.no_grad():  # drawn from the process id: no two ranks agree
+            net.weight.normal_(generator=torch.Generator().manual_seed(os.getpid()))
+        return net
+
+    net = est.get_module("net", make)
+    logits = net(features.reshape(features.shape[0], -1))
+    LIVE.setdefault("first", net.weight.detach().clone())  # the initial values
+    LIVE["last"] = net.weight.detach().clone()
+    loss = F.cross_entropy(logits, labels)
+    train_op = est.train.GradientDescentOptimizer(0.1).minimize(
+        loss, global_step=est.train.get_global_step())
+    return est.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
 def model_fn(features, labels, mode, params):
     if params.get("fail_at") is not None and mode == est.ModeKeys.TRAIN and \
             os.environ.get("RANK") == "1" and est.train.get_global_step() == params["fail_at"]:
@@ -143,6 +164,11 @@ def main(scenario: str, model_dir: str, out_dir: str) -> None:
         stopping = est.Estimator(model_fn, model_dir + "_stop", config(save_checkpoints_secs=1e-4))
         stopping.train(train_input_fn(repeat=True), hooks=[_StopOnRank1(3)])
         result["stop_step"] = int(stopping.get_variable_value("global_step"))
+        # rank 0's initial values reach every rank; get_module's names are kept
+        module = est.Estimator(module_model_fn, model_dir + "_module", config(False))
+        module.train(train_input_fn(), steps=3)
+        result["module_first"], result["module_last"] = LIVE["first"], LIVE["last"]
+        result["module_names"] = module.get_variable_names()
     elif scenario in ("resume", "kill"):
         model = est.Estimator(model_fn, model_dir,
                               config(False, save_checkpoints_steps=3), params)

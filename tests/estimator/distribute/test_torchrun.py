@@ -153,6 +153,17 @@ def test_a_hook_stopping_one_rank_stops_every_rank_at_the_same_step(two_process_
     assert [_launch.result(out, r)["stop_step"] for r in (0, 1)] == [3, 3]
 
 
+def test_rank_0s_initial_values_reach_every_rank_and_module_names_are_kept(two_process_run):
+    out = two_process_run[1]
+    r0, r1 = _launch.result(out, 0), _launch.result(out, 1)
+    # the factory drew different values on each rank, yet every rank started from rank 0's
+    # and they stayed equal; the checkpoint has the unwrapped names
+    for key in ("module_first", "module_last"):
+        torch.testing.assert_close(r0[key], r1[key], rtol=0, atol=0)
+    assert not torch.equal(r0["module_first"], r0["module_last"])  # it did train
+    assert r0["module_names"] == ["global_step", "net/bias", "net/weight"]
+
+
 def test_an_error_on_one_rank_stops_every_rank_with_it(tmp_path):
     runs = _launch.plain_processes("error", str(tmp_path / "m"), str(tmp_path / "o"))
     assert [r.returncode != 0 for r in runs] == [True, True]
