@@ -12,7 +12,7 @@ keeps its own rank's value (with a warning).
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Iterable, Iterator, List, Optional
 
 import torch
 

@@ -12,13 +12,12 @@ import logging
 import secrets
 from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional
 
-import torch
-
 from estimator import checkpoint
+from estimator.distribute._config import as_distribute_config
 from estimator.distribute._context import InputContext
 from estimator.distribute._eval import ReducedEvalOps, gathered_predictions
 from estimator.distribute._failure import stop_all_on_error
-from estimator.distribute._group import Distribution
+from estimator.distribute._group import Distribution, resolve
 from estimator.distribute._input import AgreedBatches, input_state_for, pack_input_states
 from estimator.distribute._model import DataParallelTrain, broadcast_new
 from estimator.distribute._shard import auto_shard
@@ -199,8 +198,5 @@ class Replicas(Local):
 
 def runtime(config: Any) -> Local:
     """The runtime for ``config`` (its ``distribute`` setting and ``device``)."""
-    from estimator.distribute._config import as_distribute_config
-    from estimator.distribute._group import resolve
-
     d = resolve(as_distribute_config(config.distribute), config.device)
     return Local() if d is None else Replicas(d)
