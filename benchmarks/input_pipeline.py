@@ -12,7 +12,9 @@ directory, then, alternating in the same run, times:
 
 at 28x28 and 224x224 with full-scale decode and at 28x28 with reduced-scale decode
 (``ratio=8`` here, PIL ``draft`` there). Prints images/second, their ratio, peak RSS and
-whether RSS stays flat over 20,000 images. ``--compare-backends`` also times the map stage on
+whether RSS stays flat over 20,000 images. ``--vs tf --tf-python PYTHON`` times the same chain
+in tf.data instead of the DataLoader (``benchmarks/tf_peer.py`` under that interpreter, which
+must have ``tensorflow-cpu``; TensorFlow is never a dependency). ``--compare-backends`` also times the map stage on
 threads against a process pool. Run ``python benchmarks/input_pipeline.py --help``.
 """
 
@@ -138,6 +140,18 @@ def run_reference(pattern: str, size, reduced: bool, images: int) -> Tuple[float
                          images)
 
 
+def run_tf(python: str, pattern: str, size, reduced: bool, images: int) -> Tuple[float, float]:
+    """The same chain in tf.data, timed by ``benchmarks/tf_peer.py`` under ``python``."""
+    import json
+    import subprocess
+    peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tf_peer.py")
+    out = subprocess.run([python, peer, "input", "--pattern", pattern, "--size", str(size[0]),
+                          "--ratio", "8" if reduced else "1", "--images", str(images),
+                          "--batch", str(BATCH)], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["images_per_s"], result["cpu_us_per_image"]
+
+
 def run_dataloader(files: List[str], size, reduced: bool, images: int) -> Tuple[float, float]:
     return _time_batches(lambda: torch.utils.data.DataLoader(
         JpegFolder(files, images + 4 * BATCH, size, reduced), batch_size=BATCH, shuffle=True,
@@ -219,6 +233,12 @@ def rss_over(pattern: str, images: int) -> Tuple[float, float, float]:
     return samples[0], max(samples), samples[-1]
 
 
+def _spread(runs: List[Tuple[float, float]]) -> str:
+    """(max - min) / median of the rounds' images/s, as a percentage."""
+    rates = [rate for rate, _ in runs]
+    return f"{100 * (max(rates) - min(rates)) / statistics.median(rates):.0f}%"
+
+
 def main(argv: Sequence[str] = ()) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default=os.path.join(
@@ -234,7 +254,15 @@ def main(argv: Sequence[str] = ()) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="small run: 200 images per class, 640 per run, 1 round, RSS "
                              "over 2,000 images")
+    parser.add_argument("--vs", choices=["dataloader", "tf"], default="dataloader",
+                        help="the peer timed in the same run: the DataLoader recipe (default) "
+                             "or tf.data (needs --tf-python)")
+    parser.add_argument("--tf-python", metavar="PYTHON",
+                        help="an interpreter that can import tensorflow (e.g. a throwaway "
+                             "venv's bin/python); TensorFlow is never imported here")
     args = parser.parse_args(list(argv) or None)
+    if args.vs == "tf" and not args.tf_python:
+        parser.error("--vs tf needs --tf-python PYTHON")
     if args.quick:
         args.per_class, args.images, args.rounds, args.rss_images = 200, 640, 1, 2000
 
@@ -245,24 +273,28 @@ def main(argv: Sequence[str] = ()) -> None:
           f"{os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"load average {os.getloadavg()[0]:.1f}; JPEG decoder {data.image.jpeg_decoder()}")
 
+    peer = "tf.data" if args.vs == "tf" else "DataLoader"
     results: Dict[str, Dict[str, List[Tuple[float, float]]]] = {}
     for _ in range(args.rounds):
         for name, (size, reduced) in CONFIGS.items():
-            r = results.setdefault(name, {"data": [], "DataLoader": []})
+            r = results.setdefault(name, {"data": [], peer: []})
             r["data"].append(run_reference(pattern, size, reduced, args.images))
-            r["DataLoader"].append(run_dataloader(files, size, reduced, args.images))
-    print(f"{'config':>14} {'data img/s':>11} {'DataLoader img/s':>17} {'ratio':>6}   "
-          f"{'CPU us/img: data':>16} {'DataLoader':>10}")
+            r[peer].append(run_tf(args.tf_python, pattern, size, reduced, args.images)
+                           if args.vs == "tf" else
+                           run_dataloader(files, size, reduced, args.images))
+    print(f"{'config':>14} {'data img/s':>11} {peer + ' img/s':>17} {'ratio':>6}   "
+          f"{'CPU us/img: data':>16} {peer:>10}   {'spread: data':>12} {peer:>10}")
     medians = {}
     for name, r in results.items():
         ours = statistics.median(rate for rate, _ in r["data"])
-        theirs = statistics.median(rate for rate, _ in r["DataLoader"])
-        ratio = statistics.median(a[0] / b[0] for a, b in zip(r["data"], r["DataLoader"]))
+        theirs = statistics.median(rate for rate, _ in r[peer])
+        ratio = statistics.median(a[0] / b[0] for a, b in zip(r["data"], r[peer]))
         cpu_ours = statistics.median(c for _, c in r["data"])
-        cpu_theirs = statistics.median(c for _, c in r["DataLoader"])
+        cpu_theirs = statistics.median(c for _, c in r[peer])
         medians[name] = ours
         print(f"{name:>14} {ours:11.0f} {theirs:17.0f} {ratio:6.2f}   "
-              f"{cpu_ours:16.0f} {cpu_theirs:10.0f}")
+              f"{cpu_ours:16.0f} {cpu_theirs:10.0f}   {_spread(r['data']):12} "
+              f"{_spread(r[peer]):>10}")
     print(f"reduced-scale 28x28 / full-decode 28x28: "
           f"{medians['28x28 ratio=8'] / medians['28x28']:.2f}x")
 
@@ -276,8 +308,8 @@ def main(argv: Sequence[str] = ()) -> None:
           "images/s; CPU us/img is steadier)")
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS: this process {peak_self:.0f} MiB, largest DataLoader worker "
-          f"{peak_children:.0f} MiB")
+    print(f"peak RSS: this process {peak_self:.0f} MiB, largest child ({peer} "
+          f"{'process' if args.vs == 'tf' else 'worker'}) {peak_children:.0f} MiB")
 
 
 if __name__ == "__main__":

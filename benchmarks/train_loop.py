@@ -10,6 +10,8 @@ Alternating in the same run (``--rounds`` times), it times:
    ``train()`` call (restore, first step, final checkpoint) are both reported.
 2. **Dogs-vs-cats end to end**: JPEG files -> DESIGN.md section 1 pipeline -> Estimator, against
    ``DataLoader(num_workers=2)`` with PIL decode -> the same network in a hand loop.
+   With ``--vs tf --tf-python PYTHON``, TF's Estimator trains the same network on the same
+   files in tf.data in the same rounds (``benchmarks/tf_peer.py`` under that interpreter).
 3. **Checkpoint cost**: one save of the seed CNN's checkpoint (seconds, MB), and the training
    rate with ``save_checkpoints_steps=100`` against no checkpoints until the end.
 
@@ -26,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -225,13 +227,30 @@ def bench_overhead(steps: int, device: torch.device) -> None:
 
 
 # -- 2. dogs-vs-cats end to end -------------------------------------------------------------------
+def tf_estimator_rate(python: str, pattern: str, steps: int) -> Dict[str, float]:
+    """TF's Estimator on the same files and network (``benchmarks/tf_peer.py`` under ``python``)."""
+    import json
+    import subprocess
+    peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tf_peer.py")
+    out = subprocess.run([python, peer, "estimator", "--pattern", pattern, "--steps", str(steps),
+                          "--batch", str(BATCH)], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"steady": result["steady_steps_per_s"], "call": result["call_steps_per_s"]}
+
+
 def bench_dogscats(steps: int, rounds: int, device: torch.device, cache_dir: str,
-                   per_class: int) -> None:
+                   per_class: int, tf_python: Optional[str] = None) -> None:
     pattern = input_pipeline.make_images(cache_dir, per_class)
     files = sorted(glob.glob(pattern, recursive=True))
     res: Dict[str, List[float]] = {"dataloader": [], "estimator": [], "estimator call": [],
                                    "hand, same input": []}
+    if tf_python:
+        res.update({"TF estimator": [], "TF estimator call": []})
     for _ in range(rounds):
+        if tf_python:
+            theirs = tf_estimator_rate(tf_python, pattern, steps)
+            res["TF estimator"].append(theirs["steady"])
+            res["TF estimator call"].append(theirs["call"])
         loader = torch.utils.data.DataLoader(
             input_pipeline.JpegFolder(files, (steps + 8) * BATCH, (28, 28), False),
             batch_size=BATCH, shuffle=True, num_workers=2, pin_memory=device.type == "cuda")
@@ -258,6 +277,10 @@ def bench_dogscats(steps: int, rounds: int, device: torch.device, cache_dir: str
     print(f"   estimator / DataLoader loop: {ratio:.3f}x   (target >= 1.4x)")
     own = statistics.median(res["estimator"]) / statistics.median(res["hand, same input"])
     print(f"   estimator / hand loop over the same data pipeline: {own:.3f}x")
+    if tf_python:
+        vs_tf = statistics.median(a / b for a, b in zip(res["estimator"], res["TF estimator"]))
+        print(f"   estimator / TF's Estimator, median of paired rounds: {vs_tf:.3f}x   "
+              "(target >= 1.3x)")
 
 
 # -- 3. checkpoints -------------------------------------------------------------------------------
@@ -302,11 +325,19 @@ def main(argv: Sequence[str] = ()) -> None:
     parser.add_argument("--rounds", type=int, default=8, help="alternating runs (3: a third)")
     parser.add_argument("--device", default=None, help="default: CUDA when available")
     parser.add_argument("--only", choices=["memory", "dogscats", "checkpoints"], default=None)
+    parser.add_argument("--vs", choices=["torch", "tf"], default="torch",
+                        help="also time TF's Estimator on the dogs-vs-cats run (needs "
+                             "--tf-python)")
+    parser.add_argument("--tf-python", metavar="PYTHON",
+                        help="an interpreter with tensorflow-cpu 2.15 and tensorflow-estimator "
+                             "(a throwaway venv); TensorFlow is never imported here")
     parser.add_argument("--per-class", type=int, default=1000, help="JPEGs per class")
     parser.add_argument("--cache-dir", default=os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch-estimator",
         "dogscats-bench"))
     args = parser.parse_args(list(argv) or None)
+    if args.vs == "tf" and not args.tf_python:
+        parser.error("--vs tf needs --tf-python PYTHON")
     if args.quick:
         args.steps, args.ckpt_steps, args.rounds, args.per_class = 30, 200, 2, 200
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -315,7 +346,8 @@ def main(argv: Sequence[str] = ()) -> None:
         bench_in_memory(args.steps, args.rounds, device)
         bench_overhead(3000 if not args.quick else 500, device)
     if args.only in (None, "dogscats"):
-        bench_dogscats(args.steps, args.rounds, device, args.cache_dir, args.per_class)
+        bench_dogscats(args.steps, args.rounds, device, args.cache_dir, args.per_class,
+                       args.tf_python if args.vs == "tf" else None)
     if args.only in (None, "checkpoints"):
         bench_checkpoints(args.ckpt_steps, args.rounds, device)
 

@@ -7,14 +7,21 @@ A subclass writes only three methods:
   :data:`UPSTREAM`, or a list under :data:`UPSTREAMS`);
 - ``_set_state(state)`` restores such a dict.
 
-The base provides ``__next__``, ``state_dict()``/``load_state_dict()`` (with the op's name
-recorded so a state loaded into the wrong pipeline fails clearly), exhaustion tracking and
+The base provides ``__next__``, ``state_dict()``/``load_state_dict()`` (with the op's name and
+the state format's version recorded so a state loaded into the wrong pipeline, or from a newer
+library, fails clearly), exhaustion tracking and
 ``close()``, which closes upstream iterators and is idempotent. Stages that own threads or
 processes override ``_close()`` and register their upstreams with ``_own()``.
+
+A saved state may come from a file someone edited: ``_set_state`` reads its fields through
+:func:`state_int` / :func:`state_bool` / :func:`state_list`, which check types and ranges and
+raise :class:`MalformedStateError` naming the op and the field, and any replay a state asks
+for is bounded by what the op can legitimately have saved.
 """
 
 from __future__ import annotations
 
+import numbers
 import weakref
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -22,6 +29,9 @@ UPSTREAM = "upstream"
 UPSTREAMS = "upstreams"
 _OP_KEY = "op"
 _EXHAUSTED_KEY = "exhausted"
+_VERSION_KEY = "state_version"
+#: Version of the iterator state format; a state without one is from before versioning (1).
+STATE_VERSION = 1
 
 
 class MalformedStateError(ValueError):
@@ -104,6 +114,7 @@ class DatasetIterator(Iterator[Any]):
         state = dict(self._get_state())
         state[_OP_KEY] = self.op_name
         state[_EXHAUSTED_KEY] = self._exhausted
+        state[_VERSION_KEY] = STATE_VERSION
         return state
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
@@ -119,8 +130,20 @@ class DatasetIterator(Iterator[Any]):
                 f"iterator state was saved by a {saved_op!r} stage but is being loaded into a "
                 f"{self.op_name!r} stage: the pipeline differs from the one that was saved"
             )
-        self._set_state({k: v for k, v in state.items() if k not in (_OP_KEY, _EXHAUSTED_KEY)})
-        self._exhausted = bool(state.get(_EXHAUSTED_KEY, False))
+        version = state.get(_VERSION_KEY, 1)
+        if isinstance(version, bool) or not isinstance(version, int) or \
+                not 1 <= version <= STATE_VERSION:
+            raise MalformedStateError(
+                f"{self.op_name}: saved state field {_VERSION_KEY!r} is {version!r}; this library "
+                f"reads iterator states of version 1 to {STATE_VERSION} (a newer library wrote "
+                "it, or it was edited)")
+        exhausted = state.get(_EXHAUSTED_KEY, False)
+        if not isinstance(exhausted, bool):
+            raise MalformedStateError(f"{self.op_name}: saved state field {_EXHAUSTED_KEY!r} "
+                                      f"must be a bool, got {exhausted!r}")
+        self._set_state({k: v for k, v in state.items()
+                         if k not in (_OP_KEY, _EXHAUSTED_KEY, _VERSION_KEY)})
+        self._exhausted = exhausted
 
     def close(self) -> None:
         """Stop every thread/process this iterator (and its upstreams) started. Idempotent."""
@@ -164,8 +187,9 @@ class CountingIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, UPSTREAM, "position")
+        position = state_int(self.op_name, state, "position")
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._position = int(state["position"])
+        self._position = position
 
 
 def require_keys(op_name: str, state: Dict[str, Any], *keys: str) -> None:
@@ -173,6 +197,53 @@ def require_keys(op_name: str, state: Dict[str, Any], *keys: str) -> None:
     for key in keys:
         if key not in state:
             raise MalformedStateError(f"{op_name}: saved state has no {key!r} entry")
+
+
+def state_int(op_name: str, state: Dict[str, Any], key: str, minimum: Optional[int] = 0,
+              maximum: Optional[int] = None) -> int:
+    """``state[key]`` as an int in ``[minimum, maximum]`` (``None``: unbounded), else
+    :class:`MalformedStateError` naming the op and the field."""
+    require_keys(op_name, state, key)
+    value = state[key]
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise MalformedStateError(f"{op_name}: saved state field {key!r} must be an int, got "
+                                  f"{type(value).__name__} {_short(value)}")
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bounds = f"[{'-inf' if minimum is None else minimum}, " \
+                 f"{'inf' if maximum is None else maximum}]"
+        raise MalformedStateError(f"{op_name}: saved state field {key!r} is {value}, outside "
+                                  f"the valid range {bounds}")
+    return value
+
+
+def state_bool(op_name: str, state: Dict[str, Any], key: str) -> bool:
+    """``state[key]``, which must be a bool (see :func:`state_int`)."""
+    require_keys(op_name, state, key)
+    value = state[key]
+    if not isinstance(value, bool):
+        raise MalformedStateError(f"{op_name}: saved state field {key!r} must be a bool, got "
+                                  f"{type(value).__name__} {_short(value)}")
+    return value
+
+
+def state_list(op_name: str, state: Dict[str, Any], key: str,
+               max_len: Optional[int] = None) -> List[Any]:
+    """``state[key]`` as a list (a saved list or tuple) of at most ``max_len`` items."""
+    require_keys(op_name, state, key)
+    value = state[key]
+    if not isinstance(value, (list, tuple)):
+        raise MalformedStateError(f"{op_name}: saved state field {key!r} must be a list, got "
+                                  f"{type(value).__name__} {_short(value)}")
+    if max_len is not None and len(value) > max_len:
+        raise MalformedStateError(f"{op_name}: saved state field {key!r} has {len(value)} "
+                                  f"items, more than this op can hold ({max_len})")
+    return list(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Finalizer:

@@ -24,6 +24,7 @@ _DEFAULT_GLOBAL_SEED = 87654321
 _lock = threading.Lock()
 _global_seed: Optional[int] = None
 _op_counter = 0
+_element_counter = 0
 
 
 def set_random_seed(seed: Optional[int]) -> None:
@@ -32,12 +33,13 @@ def set_random_seed(seed: Optional[int]) -> None:
     >>> import data
     >>> data.set_random_seed(42)
     """
-    global _global_seed, _op_counter
+    global _global_seed, _op_counter, _element_counter
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
     with _lock:
         _global_seed = seed
         _op_counter = 0
+        _element_counter = 0
 
 
 def get_random_seed() -> Optional[int]:
@@ -83,3 +85,18 @@ def make_generator(seed_pair: Tuple[int, int], epoch: int) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(derive_seed(seed_pair[0], seed_pair[1], epoch))
     return gen
+
+
+def get_element_seed() -> Tuple[int, int]:
+    """The seed pair of a new ``map`` for the random ops its function calls on each element.
+
+    Like :func:`get_seed` without an op seed, but counted separately, so creating a ``map``
+    does not change the seeds of the shuffles (and other random ops) created after it.
+    """
+    global _element_counter
+    with _lock:
+        if _global_seed is None:
+            return secrets.randbits(63), secrets.randbits(63)
+        counter = _element_counter
+        _element_counter += 1
+        return _global_seed, derive_seed(0x6D6170, counter)  # 0x6D6170: "map"

@@ -196,6 +196,9 @@ class Dataset(DatasetSources, DatasetOps):
             deterministic: Optional[bool] = None) -> "Dataset":
         """Apply ``fn`` to each element; a tuple element is unpacked into arguments.
 
+        ``fn`` returns the new element (a list becomes a tuple, as in tf.data; anything that is
+        not a valid element is a ``TypeError`` naming the input element).
+
         ``num_parallel_calls`` (an int or ``data.AUTOTUNE``) runs calls in parallel; results
         keep the input order unless ``deterministic=False``.
 
@@ -349,7 +352,9 @@ class Dataset(DatasetSources, DatasetOps):
 
         ``cycle_length`` datasets are open at once; ``block_length`` consecutive elements are
         taken from each in turn; an exhausted one is replaced by the next input element's.
-        ``cycle_length=None`` or ``AUTOTUNE`` uses the number of CPUs. With
+        ``cycle_length=None`` or ``AUTOTUNE`` follows tf.data: the number of schedulable CPU
+        cores, ``min(num_parallel_calls, cores)`` with a fixed ``num_parallel_calls``, or
+        ``ceil(cores / 3)`` with ``num_parallel_calls=AUTOTUNE``. With
         ``num_parallel_calls`` (an int > 1 or ``AUTOTUNE``) each open dataset is produced ahead
         by its own background thread (``cycle_length`` threads); the output order stays the
         same. ``deterministic`` is accepted for compatibility; the order is always the

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -101,7 +102,28 @@ def _scale_is_one_over(ratio: int, height: int, width: int) -> bool:
             or -(-width * m // 8) < -(-width // ratio))
 
 
-def _decode_jpeg_direct(contents: bytes, channels: int, ratio: int) -> Optional[torch.Tensor]:
+def _check_image_size(op: str, contents: bytes, height: int, width: int) -> None:
+    """Apply Pillow's decompression-bomb limit to an image about to be decoded.
+
+    Above ``PIL.Image.MAX_IMAGE_PIXELS`` pixels: a ``PIL.Image.DecompressionBombWarning``;
+    above twice that: :class:`DecodeError` naming the file, before any pixel memory is
+    allocated. ``Image.MAX_IMAGE_PIXELS = None`` turns the check off, as in Pillow.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    pixels = int(height) * int(width)
+    if limit is None or pixels <= limit:
+        return
+    message = (f"{op}: {_describe_source(contents)} claims {width}x{height} = {pixels} pixels, "
+               f"more than PIL.Image.MAX_IMAGE_PIXELS ({limit})")
+    if pixels > 2 * limit:
+        raise DecodeError(f"{message} twice over: refused as a possible decompression bomb. "
+                          "Raise PIL.Image.MAX_IMAGE_PIXELS if such images are expected.")
+    warnings.warn(f"{message}: a possible decompression bomb", Image.DecompressionBombWarning,
+                  stacklevel=3)
+
+
+def _decode_jpeg_direct(op: str, contents: bytes, channels: int,
+                        ratio: int) -> Optional[torch.Tensor]:
     """Decode with simplejpeg, or ``None`` when it is absent, disabled or cannot decode these
     bytes (the caller then uses Pillow, which also produces the error for a bad file)."""
     if (_simplejpeg is None or contents[:2] != _JPEG_SOI
@@ -109,6 +131,10 @@ def _decode_jpeg_direct(contents: bytes, channels: int, ratio: int) -> Optional[
         return None
     try:
         height, width, space, _ = _simplejpeg.decode_jpeg_header(contents)
+    except Exception:  # noqa: BLE001 - an unreadable header: Pillow names the problem
+        return None
+    _check_image_size(op, contents, height, width)  # before decoding allocates H*W*C bytes
+    try:
         if space not in _SIMPLEJPEG_SPACES:  # CMYK/YCCK: Pillow's conversion is the reference
             return None
         if ratio > 1 and not _scale_is_one_over(ratio, height, width):
@@ -134,7 +160,7 @@ def _decode(op: str, contents: bytes, channels: int, ratio: int,
         raise TypeError(f"{op}: contents must be bytes (e.g. from data.io.read_file), "
                         f"got {type(contents).__name__}")
     if channels != 4 and (formats is None or "JPEG" in formats):
-        image = _decode_jpeg_direct(contents, channels, ratio)
+        image = _decode_jpeg_direct(op, contents, channels, ratio)
         if image is not None:
             return image
     try:
@@ -272,3 +298,6 @@ def resize(images: torch.Tensor, size: Union[Sequence[int], torch.Size]) -> torc
     if not out.is_contiguous():
         out = out.contiguous()
     return out if images.dim() == 4 else out[0]
+
+
+from data._tf_image import *  # noqa: E402,F401,F403  (tf.image's crop/colour/random ops)

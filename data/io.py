@@ -11,7 +11,39 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
-__all__ = ["FileBytes", "read_file"]
+from data._decode_csv import decode_csv
+from data._decode_raw import decode_raw
+from data.tfrecord import (BytesList, DataLossError, Example, Feature, FeatureList, FeatureLists,
+                           Features, FixedLenFeature, FixedLenSequenceFeature, FloatList,
+                           Int64List, SequenceExample, SparseTensor, TFRecordOptions,
+                           TFRecordWriter, VarLenFeature, parse_example, parse_single_example,
+                           serialize_example)
+
+__all__ = [
+    "BytesList",
+    "DataLossError",
+    "Example",
+    "Feature",
+    "FeatureList",
+    "FeatureLists",
+    "Features",
+    "FileBytes",
+    "FixedLenFeature",
+    "FixedLenSequenceFeature",
+    "FloatList",
+    "Int64List",
+    "SequenceExample",
+    "SparseTensor",
+    "TFRecordOptions",
+    "TFRecordWriter",
+    "VarLenFeature",
+    "decode_csv",
+    "decode_raw",
+    "parse_example",
+    "parse_single_example",
+    "read_file",
+    "serialize_example",
+]
 
 
 class FileBytes(bytes):

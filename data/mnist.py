@@ -44,7 +44,7 @@ FILES: Dict[str, Tuple[str, str]] = {
 _SPLIT_ALIASES = {"train": "train", "test": "test", "t10k": "test"}
 
 # IDX type codes (third byte of the magic number) and the big-endian numpy dtype of each.
-_IDX_DTYPES = {
+_IDX_DTYPES: Dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -60,7 +60,9 @@ class IDXFormatError(ValueError):
 
 
 def _open(path: str, mode: str) -> IO[bytes]:
-    return gzip.open(path, mode) if path.endswith(".gz") else open(path, mode)
+    if path.endswith(".gz"):
+        return gzip.open(path, mode)  # type: ignore[return-value]  # binary modes only
+    return open(path, mode)
 
 
 def read_idx(path: PathLike) -> np.ndarray:
@@ -127,8 +129,13 @@ def _split(split: str) -> str:
 
 
 def find_file(data_dir: PathLike, name: str) -> str:
-    """Path of ``name`` or ``name.gz`` in ``data_dir`` (the uncompressed file wins)."""
-    for candidate in (name, name + ".gz"):
+    """Path of ``name`` or ``name.gz`` in ``data_dir`` (the uncompressed file wins).
+
+    The dotted spelling that common copies of MNIST use (``train-images.idx3-ubyte`` for
+    ``train-images-idx3-ubyte``) is found too, after the canonical one.
+    """
+    dotted = name.replace("-idx", ".idx")
+    for candidate in (name, name + ".gz", dotted, dotted + ".gz"):
         path = os.path.join(os.fspath(data_dir), candidate)
         if os.path.isfile(path):
             return path
@@ -139,6 +146,7 @@ def _missing_message(data_dir: PathLike, name: str) -> str:
     data_dir = os.path.abspath(os.fspath(data_dir))
     present = sorted(os.listdir(data_dir)) if os.path.isdir(data_dir) else None
     wanted = "\n".join(f"  {images}[.gz]\n  {labels}[.gz]" for images, labels in FILES.values())
+    wanted += "\n(or the dotted names, such as train-images.idx3-ubyte)"
     found = ("the directory does not exist" if present is None
              else f"it holds: {', '.join(present[:10]) or 'nothing'}"
              + (", ..." if present and len(present) > 10 else ""))

@@ -28,8 +28,8 @@ from data.dataset import Dataset
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AutoShardPolicy", "AutotuneOptions", "DistributeOptions", "Options",
-           "ThreadingOptions"]
+__all__ = ["AutoShardPolicy", "AutotuneOptions", "DistributeOptions", "OptimizationOptions",
+           "Options", "ThreadingOptions"]
 
 
 class _OptionsBase:
@@ -119,13 +119,14 @@ def merge(*options_list: _OptionsBase) -> _OptionsBase:
     default, result = result_type(), result_type()
     for options in options_list:
         for name in options._options:
-            this, that, unset = getattr(result, name), getattr(options, name), getattr(default, name)
+            this, that = getattr(result, name), getattr(options, name)
+            unset = getattr(default, name)
             if that == unset:
                 continue
-            if this == unset:
+            if isinstance(that, _OptionsBase):  # a copy: the caller's object stays its own
+                setattr(result, name, merge(that) if this == unset else merge(this, that))
+            elif this == unset:
                 setattr(result, name, that)
-            elif isinstance(this, _OptionsBase):
-                setattr(result, name, merge(this, that))
             elif this != that:
                 logger.warning("Changing the value of option %s from %r to %r.", name, this, that)
                 setattr(result, name, that)
@@ -190,6 +191,30 @@ class DistributeOptions(_OptionsBase):
         "num_devices", int, "The number of devices the pipeline feeds (``None``: unknown).")
 
 
+class OptimizationOptions(_OptionsBase):
+    """Graph-rewrite switches (``options.experimental_optimization``), accepted so TF programs
+    that set them run unchanged. This engine runs the pipeline as written, so the fusion and
+    parallelization rewrites have no effect; TF 1.15's ``autotune`` and
+    ``autotune_cpu_budget`` are used where ``options.autotune`` leaves them unset."""
+
+    apply_default_optimizations = _option("apply_default_optimizations", bool,
+                                          "Accepted; no graph rewrites are applied.")
+    filter_fusion = _option("filter_fusion", bool, "Accepted; no effect.")
+    filter_parallelization = _option("filter_parallelization", bool, "Accepted; no effect.")
+    inject_prefetch = _option("inject_prefetch", bool, "Accepted; no effect.")
+    map_and_batch_fusion = _option("map_and_batch_fusion", bool, "Accepted; no effect.")
+    map_and_filter_fusion = _option("map_and_filter_fusion", bool, "Accepted; no effect.")
+    map_fusion = _option("map_fusion", bool, "Accepted; no effect.")
+    map_parallelization = _option("map_parallelization", bool, "Accepted; no effect.")
+    noop_elimination = _option("noop_elimination", bool, "Accepted; no effect.")
+    parallel_batch = _option("parallel_batch", bool, "Accepted; no effect.")
+    shuffle_and_repeat_fusion = _option("shuffle_and_repeat_fusion", bool,
+                                        "Accepted; no effect.")
+    autotune = _option("autotune", bool, "TF 1.15's spelling of ``autotune.enabled``.")
+    autotune_cpu_budget = _option("autotune_cpu_budget", int,
+                                  "TF 1.15's spelling of ``autotune.cpu_budget``.")
+
+
 class Options(_OptionsBase):
     """Options for a whole input pipeline, set with ``Dataset.with_options``.
 
@@ -216,6 +241,11 @@ class Options(_OptionsBase):
                        default_factory=AutotuneOptions)
     experimental_distribute = _option("experimental_distribute", DistributeOptions,
                                       "Distribution options.", default_factory=DistributeOptions)
+    experimental_optimization = _option("experimental_optimization", OptimizationOptions,
+                                        "Graph-rewrite switches (accepted; see the class).",
+                                        default_factory=OptimizationOptions)
+    experimental_slack = _option("experimental_slack", bool,
+                                 "Accepted; the last prefetch adds no slack here.")
 
     def merge(self, options: "Options") -> "Options":
         """A new ``Options``: these merged with ``options``, whose set values win."""
@@ -276,9 +306,14 @@ _DEFAULTS._set_mutable(False)
 def resolved(options: Options) -> Tuple[bool, int, int, bool, int, int]:
     """The values the engine uses: (deterministic, threadpool size, intra-op threads,
     autotune enabled, cpu budget, ram budget); 0 means "no limit / the default"."""
+    legacy = options.experimental_optimization  # TF 1.15's spellings, used when unset
+    enabled = options.autotune.enabled
+    enabled = legacy.autotune if enabled is None else enabled
+    cpu_budget = options.autotune.cpu_budget
+    cpu_budget = legacy.autotune_cpu_budget if cpu_budget is None else cpu_budget
     return (options.deterministic is not False,
             max(0, options.threading.private_threadpool_size or 0),
             max(0, options.threading.max_intra_op_parallelism or 0),
-            options.autotune.enabled is not False,
-            max(0, options.autotune.cpu_budget or 0),
+            enabled is not False,
+            max(0, cpu_budget or 0),
             max(0, options.autotune.ram_budget or 0))

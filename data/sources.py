@@ -18,19 +18,37 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from data._iterator import DatasetIterator, MalformedStateError, require_keys
+from data._iterator import (DatasetIterator, MalformedStateError, require_keys, state_bool,
+                            state_int)
 from data._spec import TensorSpec, from_signature, shapes_into, spec_of, spec_of_leaf
 from data._structure import flatten as leaves, flatten_up_to, pack, to_leaf
-from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
+from data.dataset import INFINITE_CARDINALITY, Dataset
 
 
 _INT64_MAX = 2**63 - 1
 
 
 # -- components ------------------------------------------------------------------------------
+def _from_pandas(x: Any) -> Any:
+    """A pandas Series → its values; a DataFrame → a 2-D array of its values (as tf.data
+    converts them). ``dict(df)`` gives one component per column instead."""
+    values = x.to_numpy()  # numeric columns share their common dtype, as in tf.data
+    if type(x).__name__ == "DataFrame" and values.dtype == object:
+        columns = ", ".join(f"{c}: {t}" for c, t in x.dtypes.items())
+        raise ValueError(
+            f"from_tensor_slices: a DataFrame with non-numeric columns ({columns}) cannot be "
+            "one tensor; pass dict(df) for one component per column")
+    if values.dtype == object:
+        return values.tolist()  # strings stay str, as for numpy string arrays
+    return values
+
+
 def _component(x: Any) -> Any:
     """One component: numpy → tensor (zero-copy), list of numbers → tensor (float32 for
-    Python floats), list of strings → list of ``str``/``bytes``."""
+    Python floats), list of strings → list of ``str``/``bytes``; pandas Series/DataFrame →
+    their values."""
+    if type(x).__module__.split(".")[0] == "pandas" and hasattr(x, "to_numpy"):
+        x = _from_pandas(x)
     x = to_leaf(x)
     if isinstance(x, list):
         if x and (all(isinstance(v, (str, bytes)) for v in x)
@@ -127,8 +145,7 @@ class _SliceIterator(DatasetIterator):
         return {"index": self._index}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "index")
-        self._index = int(state["index"])
+        self._index = state_int(self.op_name, state, "index", 0, self._ds._length)
 
 
 # -- from_tensors ----------------------------------------------------------------------------
@@ -167,8 +184,7 @@ class _TensorIterator(DatasetIterator):
         return {"done": self._done}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "done")
-        self._done = bool(state["done"])
+        self._done = state_bool(self.op_name, state, "done")
 
 
 # -- range -----------------------------------------------------------------------------------
@@ -224,8 +240,14 @@ class _RangeIterator(DatasetIterator):
         return {"next": self._next_value}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "next")
-        self._next_value = int(state["next"])
+        r = self._range
+        value = state_int(self.op_name, state, "next", None)
+        low, high = (r.start, max(r.start, r.stop + r.step - 1)) if r.step > 0 else \
+            (min(r.start, r.stop + r.step + 1), r.start)
+        if not low <= value <= high or (value - r.start) % r.step:
+            raise MalformedStateError(f"{self.op_name}: saved state field 'next' is {value}, "
+                                      f"not a position of {r}")
+        self._next_value = value
 
 
 # -- from_generator --------------------------------------------------------------------------
@@ -367,8 +389,7 @@ class _GeneratorIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         # A generator cannot be snapshotted: restart it and fast-forward past what was produced.
-        require_keys(self.op_name, state, "count")
-        count = int(state["count"])
+        count = state_int(self.op_name, state, "count")
         self._close()
         gen = self._start()
         for skipped in range(count):

@@ -8,8 +8,9 @@ on logging, summary and checkpoint steps. The mode-specific parts are the small 
 
 The loop never pulls a batch ahead: the input iterator's ``state_dict()`` taken at a checkpoint
 is exactly "after the batch of the step just done", so a resumed run continues with the next one.
-Reading ahead and the host-to-device overlap belong to the pipeline (``prefetch``) and to the
-``non_blocking`` copies from pinned memory.
+Reading ahead and the host-to-device overlap belong to the pipeline (``prefetch``) and, for a
+model on CUDA, to the device feed ``open_input`` puts after it (its state is the pipeline's own).
+With ``RunConfig(mixed_precision=...)`` train and evaluate call ``model_fn`` under autocast.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 
 import torch
 
+from estimator import _precision
 from estimator import summary as summary_lib
-from estimator.hooks import (HookList, NanLossDuringTrainingError, SessionRunContext,
-                             SessionRunValues)
+from estimator._validate import check_metric_names
+from estimator.hooks import (FirstNonFinite, HookList, NanLossDuringTrainingError,
+                             SessionRunContext, SessionRunValues)
 from estimator.scope import ModelScope
 from estimator.spec import EstimatorSpec, ModeKeys, is_metric_object
 
@@ -31,10 +34,13 @@ logger = logging.getLogger("estimator")
 
 
 class LoopSession:
-    """What hooks see of the run: ``global_step`` (live) and ``mode``."""
+    """What hooks see of the run: ``global_step`` (live), ``mode`` and the logging cadence
+    ``log_step_count_steps`` (``None`` outside training)."""
 
-    def __init__(self, scope: ModelScope, mode: str) -> None:
+    def __init__(self, scope: ModelScope, mode: str,
+                 log_step_count_steps: Optional[int] = None) -> None:
         self._scope, self.mode = scope, mode
+        self.log_step_count_steps = log_step_count_steps
 
     @property
     def global_step(self) -> int:
@@ -43,9 +49,13 @@ class LoopSession:
 
 # -- batches ----------------------------------------------------------------------------------
 def split_element(element: Any) -> Tuple[Any, Any]:
-    """A ``(features, labels)`` pair stays a pair; anything else is features without labels."""
+    """A ``(features, labels)`` pair stays a pair (a ``[x, y]`` list from a ``DataLoader`` too);
+    anything else is features without labels (a batch of two strings stays features)."""
     if type(element) is tuple and len(element) == 2:
         return element
+    if type(element) is list and len(element) == 2 and not any(
+            isinstance(x, (str, bytes, int, float)) for x in element):
+        return element[0], element[1]
     return element, None
 
 
@@ -91,8 +101,10 @@ def batch_size(features: Any, labels: Any) -> int:
     return 1
 
 
-def resolve_fetches(fetches: Any, spec: EstimatorSpec) -> Any:
-    """Replace tensor names in ``fetches`` by the detached tensors of ``spec``."""
+def resolve_fetches(fetches: Any, spec: EstimatorSpec,
+                    named_tensors: Optional[Dict[str, Any]] = None) -> Any:
+    """Replace tensor names in ``fetches`` by the detached tensors of ``spec`` or those named
+    with ``est.identity`` (``name`` or ``name:0``)."""
     named: Dict[str, Any] = {}
     if spec.loss is not None:
         named["loss"] = spec.loss
@@ -103,11 +115,14 @@ def resolve_fetches(fetches: Any, spec: EstimatorSpec) -> Any:
     for key, op in (spec.eval_metric_ops or {}).items():
         if isinstance(op, tuple) and isinstance(op[0], torch.Tensor):
             named.setdefault(key, op[1] if isinstance(op[1], torch.Tensor) else op[0])
+    named.update(named_tensors or {})
 
     def one(f: Any) -> Any:
         if f is None:
             return None
         if isinstance(f, str):
+            if f not in named and f.endswith(":0"):
+                f = f[:-2]
             if f not in named:
                 raise KeyError(f"hook fetch {f!r} is not a tensor of the EstimatorSpec; "
                                f"available: {sorted(named)}")
@@ -130,11 +145,12 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
     A generator: it yields what ``ops.step`` returns (predictions); train and evaluate just
     exhaust it. ``hooks.begin()`` must have been called.
     """
-    session = LoopSession(scope, mode)
+    session = LoopSession(scope, mode, ops.log_step_count_steps)
     spec_hooks = HookList()
     hooks.after_create_session(session, None)
     move = make_mover(scope.device)
     training = mode == ModeKeys.TRAIN
+    autocast_dtype = scope.autocast_dtype if mode != ModeKeys.PREDICT else None
     scope.root.train(training)
     first = True
     reason = None
@@ -148,12 +164,15 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
             reason = "the input is exhausted"
             break
         features, labels = split_element(move(element))
+        if mode == ModeKeys.PREDICT:
+            labels = None  # as TF: predict feeds features only
         context = SessionRunContext(session)
         args = hooks.before_run(context)
         spec_args = spec_hooks.before_run(context)
         # evaluate and predict build no autograd graph (TF's eval graph has no gradients)
         with torch.set_grad_enabled(training), scope.call(mode, ops.is_summary_step()):
-            spec = call_model_fn(features, labels)
+            with _precision.autocast(scope.device, autocast_dtype):
+                spec = call_model_fn(features, labels)
             if not isinstance(spec, EstimatorSpec):
                 raise TypeError(f"model_fn must return an EstimatorSpec, got {type(spec).__name__}")
             if spec.mode != mode:
@@ -169,11 +188,13 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
             scope.check_restored()
             first = False
         if args is not None:
-            hooks.after_run(context, SessionRunValues(resolve_fetches(args.fetches, spec)))
+            hooks.after_run(context, SessionRunValues(resolve_fetches(args.fetches, spec,
+                                                                      scope.named_tensors)))
         else:
             hooks.after_run(context, SessionRunValues(None))
         spec_hooks.after_run(context, SessionRunValues(
-            None if spec_args is None else resolve_fetches(spec_args.fetches, spec)))
+            None if spec_args is None else resolve_fetches(spec_args.fetches, spec,
+                                                           scope.named_tensors)))
         yield from outputs
         stop = ops.agree_stop(context.stop_requested)
         ops.after_step(spec)
@@ -186,6 +207,8 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
 
 class ModeOps:
     """The mode-specific parts of a step; the defaults do nothing."""
+
+    log_step_count_steps: Optional[int] = None
 
     def stop_before_step(self) -> Optional[str]:
         return None
@@ -224,7 +247,12 @@ class TrainOps(ModeOps):
         self._log_time = self._save_time = time.time()
         self._log_step = scope.global_step
         self._summary = False
+        self._applied = True
         self._loss: Optional[torch.Tensor] = None
+        # TF checks the loss every step; here each step records a non-finite loss on the
+        # device (no host sync) and the host reads it on log steps and before every save.
+        self._nan = FirstNonFinite()
+        self.log_step_count_steps = config.log_step_count_steps
 
     def stop_before_step(self) -> Optional[str]:
         if self.last_step is not None and self.scope.global_step >= self.last_step:
@@ -239,7 +267,9 @@ class TrainOps(ModeOps):
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         before = self.scope.global_step
         spec.train_op()
-        if self.scope.global_step == before:
+        # False while gradients accumulate, or when fp16 loss scaling skipped the step
+        self._applied = getattr(spec.train_op, "applied", True)
+        if self.scope.global_step == before and self._applied:
             if not self._warned_step:
                 logger.warning("the train op did not advance the global step; pass "
                                "global_step=est.train.get_global_step() to minimize(). The "
@@ -247,9 +277,13 @@ class TrainOps(ModeOps):
                 self._warned_step = True
             self.scope.global_step += 1
         self._loss = spec.loss
+        self._nan.record(spec.loss, self.scope.global_step)
         return ()
 
     def after_step(self, spec: EstimatorSpec) -> None:
+        if not self._applied:  # no update, no new step: nothing to log, write or save
+            self.scope.summaries.clear()
+            return
         step, config = self.scope.global_step, self.config
         n_log = config.log_step_count_steps
         if n_log and (self._first or step % n_log == 0):
@@ -274,12 +308,37 @@ class TrainOps(ModeOps):
         stop, self._time_to_save = self._agree([int(requested), int(self._secs_elapsed())])
         return bool(stop)
 
-    def _log(self, step: int) -> None:
-        loss = float(self._loss.detach())
-        if not math.isfinite(loss):
+    def _check_loss(self, step: int, when: str) -> None:
+        bad = self._nan.first_bad_step()
+        if bad is not None:
             raise NanLossDuringTrainingError(
-                f"NaN loss during training: the loss is {loss} at global step {step} (checked "
-                "every log_step_count_steps; add est.NanTensorHook() to find the first such step)")
+                f"NaN loss during training: the loss became non-finite (NaN or inf) at global "
+                f"step {bad} (found at step {step}, {when}). No checkpoint was written after "
+                "it: the latest checkpoint in model_dir is still the last good one. Lower the "
+                "learning rate, check the input for NaNs, or clip gradients.")
+
+    def _check_parameters(self, step: int) -> None:
+        """Refuse to checkpoint non-finite parameters (one host sync per device)."""
+        state = self.scope.root.state_dict()
+        named = [(k, v) for k, v in state.items()
+                 if isinstance(v, torch.Tensor) and (v.is_floating_point() or v.is_complex())]
+        by_device: Dict[torch.device, List[Tuple[str, torch.Tensor]]] = {}
+        for name, value in named:
+            by_device.setdefault(value.device, []).append((name, value))
+        bad: List[str] = []
+        for items in by_device.values():
+            flags = torch.stack([torch.isfinite(v).all() for _, v in items]).tolist()
+            bad += [name for (name, _), ok in zip(items, flags) if not ok]
+        if bad:
+            raise NanLossDuringTrainingError(
+                f"refusing to save a checkpoint at global step {step}: parameter(s) "
+                f"{', '.join(bad[:10])}{' ...' if len(bad) > 10 else ''} hold NaN or inf values. "
+                "The latest checkpoint in model_dir is still the last good one. Lower the "
+                "learning rate, check the input for NaNs, or clip gradients.")
+
+    def _log(self, step: int) -> None:
+        self._check_loss(step, "a logging step")
+        loss = float(self._loss.detach())
         now = time.time()
         elapsed = now - self._log_time
         if step > self._log_step and elapsed > 0 and not self._first:
@@ -292,6 +351,9 @@ class TrainOps(ModeOps):
         self._log_time, self._log_step = now, step
 
     def save(self) -> None:
+        step = self.scope.global_step
+        self._check_loss(step, "before saving a checkpoint")
+        self._check_parameters(step)
         self._save()
         self._saved_step, self._save_time = self.scope.global_step, time.time()
 
@@ -313,8 +375,21 @@ def metric_value(op: Any) -> Any:
         return metric.compute()
     if is_metric_object(op[0]):  # (metric, args): updated by the loop
         return op[0].compute()
-    # (value, update_op) from an eager metric: update_op holds the value after the last update
-    return op[1] if isinstance(op[1], torch.Tensor) else op[0]
+    # (value, update_op): the value element, as TF reports it
+    value = op[0]
+    return value if isinstance(value, (torch.Tensor, int, float)) else op[1]
+
+
+def place_metric(metric: Any, device: torch.device) -> None:
+    """Move a metric object made outside ``model_fn`` to the model's device (once), so its
+    updates do not copy each batch to the host. Objects without ``to``/``device`` stay."""
+    current = getattr(metric, "device", None)
+    if current is None or not hasattr(metric, "to"):
+        return
+    current = torch.device(current)
+    if current.type != device.type or (current.index != device.index
+                                       and None not in (current.index, device.index)):
+        metric.to(device)
 
 
 def to_python(value: Any) -> Any:
@@ -345,13 +420,17 @@ class EvalOps(ModeOps):
         self._loss_sum = self._loss_sum + spec.loss.detach() * n
         self._count += n
         ops = spec.eval_metric_ops or {}
+        if self._batches == 0:
+            check_metric_names(ops)
         for name, op in ops.items():
             if isinstance(op, tuple) and is_metric_object(op[0]):
                 if self._batches == 0:
                     op[0].reset()
+                    place_metric(op[0], self.scope.device)
                 op[0].update(*op[1])
             elif is_metric_object(op):
                 self._seen.add(op)
+                place_metric(op, self.scope.device)  # from the next update on
         self._ops = ops
         self._batches += 1
         return ()
@@ -377,6 +456,9 @@ class PredictOps(ModeOps):
 
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         preds = spec.predictions
+        if not isinstance(preds, dict) and self.keys:
+            raise ValueError("predict_keys argument is not valid in case of non-dict "
+                             "predictions.")
         if isinstance(preds, dict):
             if self.keys is not None:
                 missing = [k for k in self.keys if k not in preds]
@@ -384,7 +466,7 @@ class PredictOps(ModeOps):
                     raise ValueError(f"predict_keys {missing} are not in the predictions "
                                      f"(keys: {sorted(preds)})")
                 preds = {k: preds[k] for k in self.keys}
-            preds = {k: v.detach().cpu() for k, v in preds.items()}
+            preds = {k: _to_cpu(v) for k, v in preds.items()}
         else:
             preds = preds.detach().cpu()
         if not self.single:
@@ -392,10 +474,14 @@ class PredictOps(ModeOps):
         return _split_examples(preds)
 
 
+def _to_cpu(value: Any) -> Any:
+    return value.detach().cpu() if isinstance(value, torch.Tensor) else value  # numpy: as is
+
+
 def _split_examples(preds: Any) -> List[Any]:
     if isinstance(preds, torch.Tensor):
         return list(preds.unbind(0)) if preds.dim() else [preds]
-    sizes = {k: (v.shape[0] if v.dim() else None) for k, v in preds.items()}
+    sizes = {k: (v.shape[0] if len(v.shape) else None) for k, v in preds.items()}
     n = next(iter(sizes.values()), 0)
     bad = {k: s for k, s in sizes.items() if s != n}
     if bad:

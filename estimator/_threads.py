@@ -42,7 +42,7 @@ def compute_threads(device: torch.device, configured: Optional[int],
     if wanted is None or wanted == previous:
         yield
         return
-    logger.info("The model's ops use %d intra-op thread(s) instead of %d during this call, "
+    logger.debug("The model's ops use %d intra-op thread(s) instead of %d during this call, "
                 "leaving cores to the input pipeline; RunConfig(intra_op_parallelism_threads=N) "
                 "chooses.", wanted, previous)
     torch.set_num_threads(wanted)
@@ -50,3 +50,14 @@ def compute_threads(device: torch.device, configured: Optional[int],
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def apply_inter_op_threads(threads: Optional[int]) -> None:
+    """Set torch's inter-op threads (``RunConfig.inter_op_parallelism_threads``) if it still can."""
+    if threads is None or threads == torch.get_num_interop_threads():
+        return
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError as e:  # torch allows it once, before any inter-op work
+        logger.warning("RunConfig: inter_op_parallelism_threads=%d could not be applied (%s); "
+                       "torch keeps %d", threads, e, torch.get_num_interop_threads())

@@ -10,10 +10,15 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 import torch
 
 from estimator import checkpoint
-from estimator._fn_args import bind_model_fn, fn_args
+from estimator import _validate
+from estimator._fn_args import bind_model_fn
+from estimator._hparams import write_hparams
 from estimator._input import close_input, open_input
+from estimator._interrupt import InterruptGuard
 from estimator._loop import PredictOps, TrainOps, run_steps
-from estimator._threads import compute_threads
+from estimator._packages import require
+from estimator._precision import autocast_dtype
+from estimator._threads import apply_inter_op_threads, compute_threads
 from estimator.distribute._runtime import runtime as distribute_runtime
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
@@ -23,9 +28,7 @@ from estimator.spec import ModeKeys
 logger = logging.getLogger("estimator")
 
 
-def _positive(name: str, value: Optional[int]) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+_positive = _validate.positive_int
 
 
 class Estimator:
@@ -57,12 +60,11 @@ class Estimator:
     def __init__(self, model_fn: Callable[..., Any], model_dir: Optional[str] = None,
                  config: Optional[RunConfig] = None, params: Optional[Dict[str, Any]] = None,
                  warm_start_from: Any = None) -> None:
-        if not callable(model_fn):
-            raise TypeError(f"model_fn must be callable, got {type(model_fn).__name__}")
-        fn_args(model_fn)
+        _validate.check_model_fn(model_fn, params)
         config = config if config is not None else RunConfig()
         if not isinstance(config, RunConfig):
-            raise TypeError(f"config must be an est.RunConfig, got {type(config).__name__}")
+            raise ValueError(f"config must be an instance of `RunConfig`, but provided {config!r}.")
+        model_dir = _validate.check_model_dir(model_dir)
         if model_dir is not None and config.model_dir is not None and \
                 os.path.abspath(model_dir) != os.path.abspath(config.model_dir):
             raise ValueError(f"model_dir={model_dir!r} differs from config.model_dir="
@@ -70,15 +72,17 @@ class Estimator:
         model_dir = model_dir or config.model_dir
         if model_dir is None:
             model_dir = tempfile.mkdtemp(prefix="estimator_")
-            logger.warning("Using temporary folder as model directory: %s", model_dir)
+            logger.warning("Using temporary folder as model directory: %s (pass model_dir= to keep "
+                           "the checkpoints and resume later)", model_dir)
         self._model_dir = os.fspath(model_dir)
         self._config = config.replace(model_dir=self._model_dir)
         self._runtime = distribute_runtime(self._config)
         if self._runtime.distribution is not None:
             self._config = self._config.replace(device=self._runtime.distribution.device)
         self._model_fn = model_fn
-        self._params = dict(params or {})
+        self._params = _validate.check_params(params)
         self._warm_start_from = warm_start_from
+        apply_inter_op_threads(self._config.inter_op_parallelism_threads)
         self._seen_metrics: List[Any] = []
 
     @property
@@ -100,25 +104,28 @@ class Estimator:
 
         Resumes from the latest checkpoint: model, optimizers, global step, RNG and the input's
         position (an input saved exhausted starts afresh, so ``for epoch: train(...)`` works).
+        Ctrl-C (SIGINT) or SIGTERM stops after the step in progress, saves a checkpoint, then
+        raises ``KeyboardInterrupt`` (SIGTERM: ends the process), so running again resumes.
         """
         if steps is not None and max_steps is not None:
             raise ValueError("train(): give steps or max_steps, not both")
         _positive("steps", steps)
         _positive("max_steps", max_steps)
         rt = self._runtime
-        with rt.guard(), rt.lock(self._model_dir):
+        with rt.guard(), rt.lock(self._model_dir), InterruptGuard() as interrupt:
             payload = rt.load(self._load_latest)
             start = payload["global_step"] if payload else 0
             if max_steps is not None and start >= max_steps:
                 logger.info("Skipping training: global step %d already reached max_steps=%d.",
                             start, max_steps)
                 return self
-            hook_list = HookList(hooks or ())
+            hook_list = HookList([*_validate.hook_list(hooks), interrupt])
             scope = self._new_scope(payload, ModeKeys.TRAIN, self._seed())
             scope.on_create = rt.on_create()
             batches = rt.train_batches(open_input(input_fn, ModeKeys.TRAIN, self._params,
                                                   self._config, rt.input_state(payload), rt))
-            writer = rt.writer(self._model_dir)
+            writer = rt.writer(self._model_dir, on_create=lambda w: write_hparams(
+                w, self._params, self._config))
             try:
                 hook_list.begin()
                 rng = rt.rng_state(payload)
@@ -136,6 +143,7 @@ class Estimator:
                 close_input(batches)
                 writer.close()
             rt.barrier()  # every rank returns once rank 0 has written the final checkpoint
+        interrupt.reraise()  # SIGINT/SIGTERM: the final checkpoint is saved, now stop as asked
         return self
 
     def _save(self, scope: ModelScope, batches: Any) -> None:
@@ -147,10 +155,14 @@ class Estimator:
             "rng": checkpoint.capture_rng_state(),
             "input_state": get_state() if callable(get_state) else None,
         }
+        train_ops = scope.step_states.state_dict(scope.optimizers)
+        if train_ops:  # loss scalers, gradients summed mid-accumulation
+            payload["scope"] = {"train_ops": train_ops}
         payload = self._runtime.save_payload(payload)
         if payload is not None:  # rank 0 writes
             checkpoint.save(self._model_dir, scope.global_step, payload,
-                            self._config.keep_checkpoint_max)
+                            self._config.keep_checkpoint_max,
+                            keep_every_n_hours=_keep_hours(self._config))
 
     # -- evaluate ------------------------------------------------------------------------------
     def evaluate(self, input_fn: Callable[..., Any], steps: Optional[int] = None,
@@ -167,12 +179,12 @@ class Estimator:
         _positive("steps", steps)
         rt = self._runtime
         with rt.guard():
-            payload = rt.load(lambda: self._load_for_inference(checkpoint_path))
+            payload = rt.load(lambda: self._load_for_inference(checkpoint_path, "evaluate"))
             scope = self._new_scope(payload, ModeKeys.EVAL, self._seed())
             for metric in self._seen_metrics:
                 metric.reset()
             batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config, None, rt)
-            hook_list = HookList(hooks or ())
+            hook_list = HookList(_validate.hook_list(hooks))
             ops = rt.eval_ops(scope, steps, _IdentitySet(self._seen_metrics))
             try:
                 hook_list.begin()
@@ -185,14 +197,23 @@ class Estimator:
         results = ops.results
         logger.info("Saving dict for global step %d: %s", results["global_step"],
                     ", ".join(f"{k} = {v}" for k, v in sorted(results.items())))
-        writer = rt.writer(os.path.join(self._model_dir, f"eval_{name}" if name else "eval"))
-        try:
-            for key, value in results.items():
-                if key != "global_step" and isinstance(value, (int, float)):
-                    writer.get().add_scalar(key, value, results["global_step"])
-        finally:
-            writer.close()
+        self._write_eval_summaries(results, name)
         return results
+
+    def _write_eval_summaries(self, results: Dict[str, Any], name: Optional[str]) -> None:
+        # A read-only or shared model_dir must not cost the results: warn once instead.
+        logdir = os.path.join(self._model_dir, f"eval_{name}" if name else "eval")
+        writer = self._runtime.writer(logdir)
+        try:
+            try:
+                for key, value in results.items():
+                    if key != "global_step" and isinstance(value, (int, float)):
+                        writer.get().add_scalar(key, value, results["global_step"])
+            finally:
+                writer.close()
+        except OSError as e:
+            logger.warning("Could not write the evaluation summaries to %s (%s); the results "
+                           "are returned but not in TensorBoard.", logdir, e)
 
     # -- predict -------------------------------------------------------------------------------
     def predict(self, input_fn: Callable[..., Any], predict_keys: Optional[List[str]] = None,
@@ -205,11 +226,11 @@ class Estimator:
             predict_keys = [predict_keys]
         rt = self._runtime
         with rt.guard():
-            payload = rt.load(lambda: self._load_for_inference(checkpoint_path))
+            payload = rt.load(lambda: self._load_for_inference(checkpoint_path, "predict"))
             scope = self._new_scope(payload, ModeKeys.PREDICT, self._seed())
             batches = open_input(input_fn, ModeKeys.PREDICT, self._params, self._config, None,
                                  rt)
-            hook_list = HookList(hooks or ())
+            hook_list = HookList(_validate.hook_list(hooks))
             try:
                 hook_list.begin()
                 with self._threads(scope, batches):
@@ -249,13 +270,14 @@ class Estimator:
             return None
         return checkpoint.load(self._model_dir)
 
-    def _load_for_inference(self, checkpoint_path: Optional[str]) -> Dict[str, Any]:
+    def _load_for_inference(self, checkpoint_path: Optional[str], what: str
+                            ) -> Optional[Dict[str, Any]]:
         if checkpoint_path is not None:
             return checkpoint.load(checkpoint_path)
         payload = self._load_latest()
-        if payload is None:
-            raise ValueError(f"Could not find trained model in model_dir: {self._model_dir!r}; "
-                             "call train() first or pass checkpoint_path=")
+        if payload is None:  # as TF: run from the initial values (or the warm start)
+            logger.info("Could not find trained model in model_dir: %s, running initialization "
+                        "to %s.", self._model_dir, what)
         return payload
 
     def _seed(self) -> Optional[int]:
@@ -263,17 +285,13 @@ class Estimator:
         seed = self._runtime.seed(self._config.tf_random_seed)
         if seed is not None:
             torch.manual_seed(self._runtime.torch_seed(seed))
-            try:
-                import data
-            except ImportError:  # the input side is optional
-                return seed
-            data.set_random_seed(seed)
+            require("data").set_random_seed(seed)
         return seed
 
     def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str,
                    seed: Optional[int]) -> ModelScope:
         preload = None
-        if payload is None and self._warm_start_from is not None and mode == ModeKeys.TRAIN:
+        if payload is None and self._warm_start_from is not None:  # every mode, as TF
             preload = checkpoint.warm_start_state(self._warm_start_from)
             logger.info("Warm-starting %d variables from %s", len(preload),
                         self._warm_start_from)
@@ -282,9 +300,15 @@ class Estimator:
             restore=None if payload is None else payload["model"],
             restore_optimizers=(payload.get("optimizers") if payload and mode == ModeKeys.TRAIN
                                 else None),
-            preload=preload)
+            preload=preload, ignore_unclaimed=mode != ModeKeys.TRAIN)
         if payload is not None:
             scope.global_step = int(payload["global_step"])
+            if mode == ModeKeys.TRAIN:
+                scope.step_states.restore((payload.get("scope") or {}).get("train_ops"))
+        config = self._config
+        scope.autocast_dtype = autocast_dtype(config.mixed_precision)
+        scope.compile = config.compile
+        scope.channels_last = config.channels_last and scope.device.type == "cuda"
         return scope
 
     def _threads(self, scope: ModelScope, batches: Any) -> Any:
@@ -292,6 +316,12 @@ class Estimator:
 
     def _bind(self, mode: str) -> Callable[[Any, Any], Any]:
         return bind_model_fn(self._model_fn, mode, self._params, self._config)
+
+
+def _keep_hours(config: RunConfig) -> Optional[float]:
+    """``keep_checkpoint_every_n_hours``, or ``None`` for TF's default of 10000 (keep none)."""
+    hours = config.keep_checkpoint_every_n_hours
+    return None if hours is None or hours >= 10000 else hours
 
 
 class _IdentitySet:

@@ -13,6 +13,7 @@ done so far) and ``session.mode``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Union
 
@@ -205,46 +206,94 @@ class LoggingTensorHook(SessionRunHook):
 
 
 class NanLossDuringTrainingError(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite (or parameters did, found before a checkpoint save)."""
+
+
+class FirstNonFinite:
+    """The first global step whose loss was not finite, recorded on the loss's device.
+
+    :meth:`record` runs a few tiny device ops and never syncs with the host;
+    :meth:`first_bad_step` reads the result (one sync), so callers read it only now and then.
+
+    >>> watch = FirstNonFinite()
+    >>> for step, loss in enumerate([1.0, float("nan"), 2.0, float("inf")], start=1):
+    ...     watch.record(torch.tensor(loss), step)
+    >>> watch.first_bad_step()
+    2
+    """
+
+    def __init__(self) -> None:
+        self._first: Optional[torch.Tensor] = None
+        self._host: Optional[int] = None  # a bad step seen for a non-tensor loss
+
+    def record(self, loss: Any, step: int) -> None:
+        if not isinstance(loss, torch.Tensor):
+            if self._host is None and not all(math.isfinite(float(v)) for v in
+                                              torch.as_tensor(loss).flatten().tolist()):
+                self._host = int(step)
+            return
+        loss = loss.detach()
+        if self._first is None or self._first.device != loss.device:
+            previous = self.first_bad_step() if self._first is not None else None
+            self._first = torch.full((), -1 if previous is None else previous,
+                                     dtype=torch.int64, device=loss.device)
+        bad = torch.isfinite(loss).logical_not_().any().logical_and_(self._first < 0)
+        self._first.masked_fill_(bad, int(step))
+
+    def first_bad_step(self) -> Optional[int]:
+        if self._host is not None:
+            return self._host
+        if self._first is None:
+            return None
+        step = int(self._first)
+        return None if step < 0 else step
 
 
 class NanTensorHook(SessionRunHook):
     """Stop (with :class:`NanLossDuringTrainingError`) when the loss becomes non-finite.
 
     The check runs on the device at every step and records the first bad global step; the host
-    reads it every ``every_n_iter`` steps (1 by default, as TF; raise it to avoid a host sync per
-    step -- the error still names the exact step). With ``fail_on_nan_loss=False`` it logs a
-    warning and requests a stop instead.
+    reads it every ``every_n_iter`` steps, or, by default (``None``), on the run's logging steps
+    (``RunConfig.log_step_count_steps``) and at the end, so ordinary steps cost no host sync.
+    The error names the exact first bad step either way (``every_n_iter=1`` stops at once, as
+    TF's hook does). With ``fail_on_nan_loss=False`` it logs a warning and requests a stop
+    instead.
+
+    >>> hook = NanTensorHook()  # est.Estimator(...).train(input_fn, hooks=[hook])
     """
 
     def __init__(self, loss_tensor: str = "loss", fail_on_nan_loss: bool = True,
-                 every_n_iter: int = 1) -> None:
+                 every_n_iter: Optional[int] = None) -> None:
+        if every_n_iter is not None and (isinstance(every_n_iter, bool)
+                                         or not isinstance(every_n_iter, int)
+                                         or every_n_iter < 1):
+            raise ValueError(f"NanTensorHook: every_n_iter must be None or an int >= 1, got "
+                             f"{every_n_iter!r}")
         self._name, self._fail, self._every = loss_tensor, fail_on_nan_loss, every_n_iter
-        self._first_bad: Optional[torch.Tensor] = None
+        self._watch = FirstNonFinite()
         self._iter = 0
 
     def begin(self) -> None:
-        self._first_bad, self._iter = None, 0
+        self._watch, self._iter = FirstNonFinite(), 0
 
     def before_run(self, run_context: SessionRunContext) -> SessionRunArgs:
         return SessionRunArgs(self._name)
 
     def after_run(self, run_context: SessionRunContext, run_values: SessionRunValues) -> None:
-        loss = run_values.results
         step = run_context.session.global_step
-        if self._first_bad is None:
-            self._first_bad = torch.full((), -1, dtype=torch.long, device=loss.device)
-        bad = ~torch.isfinite(loss).all() & (self._first_bad < 0)
-        self._first_bad = torch.where(bad, torch.full_like(self._first_bad, step), self._first_bad)
+        self._watch.record(run_values.results, step)
         self._iter += 1
-        if self._iter % self._every == 0:
+        if self._every is not None:
+            due = self._iter % self._every == 0
+        else:
+            every = getattr(run_context.session, "log_step_count_steps", None) or 1
+            due = self._iter == 1 or step % every == 0
+        if due:
             self._check(run_context)
 
     def _check(self, run_context: Optional[SessionRunContext]) -> None:
-        if self._first_bad is None:
-            return
-        step = int(self._first_bad)
-        if step < 0:
+        step = self._watch.first_bad_step()
+        if step is None:
             return
         message = f"NaN loss during training: the loss became non-finite at global step {step}"
         if self._fail:

@@ -4,7 +4,9 @@ Semantics follow ``tf.layers``: inputs are NHWC by default (``data_format="chann
 the NCHW view PyTorch kernels need is a zero-copy permute with channels_last strides),
 ``padding`` is TF's ``"same"`` or ``"valid"`` for any stride (``"same"`` pads the extra pixel
 at the bottom/right, as TF does), kernels start glorot-uniform and biases zero, and
-``training=`` (default ``False``, as TF) switches dropout and batch normalization.
+``training=`` (default ``False``, as TF) switches dropout and batch normalization. Floating
+inputs of another dtype (numpy's float64) are cast to the layer's dtype (float32), as Keras
+layers autocast; a dict of features where a layer expects a tensor is an error naming its keys.
 
 Parameter naming. Each layer is a module named ``conv2d``, ``conv2d_1``, ``dense``, ... in call
 order (or ``name=``), prefixed by ``est.variable_scope``; its tensors are:
@@ -91,6 +93,31 @@ def _pads(x: torch.Tensor, padding: str, kernel: Tuple[int, int], strides: Tuple
     return (0, 0), (l, r, t, b)
 
 
+def _tensor_input(inputs: Any, layer: str) -> torch.Tensor:
+    """``inputs`` as a tensor; a dict of features is an error naming its keys."""
+    if isinstance(inputs, torch.Tensor):
+        return inputs
+    if isinstance(inputs, dict):
+        raise TypeError(
+            f"est.layers.{layer}: inputs is a dict of features with keys {sorted(inputs)}, but "
+            f"{layer} expects one tensor; pass one of them, e.g. features[{next(iter(inputs))!r}]")
+    if type(inputs).__module__ == "numpy":
+        return torch.as_tensor(inputs)
+    raise TypeError(f"est.layers.{layer}: inputs must be a torch.Tensor, got "
+                    f"{type(inputs).__name__}")
+
+
+def _autocast(inputs: torch.Tensor, dtype: torch.dtype, layer: str) -> torch.Tensor:
+    """Floating inputs take the layer's dtype (float64 numpy data meets float32 kernels), as
+    Keras layers autocast; other dtypes are an error naming the layer."""
+    if inputs.dtype == dtype:
+        return inputs
+    if inputs.is_floating_point():
+        return inputs.to(dtype)
+    raise TypeError(f"est.layers.{layer}: inputs must be floating point, got {inputs.dtype}; "
+                    "cast them first, e.g. inputs.float()")
+
+
 def _check_shape(path: str, what: str, tensor: torch.Tensor, expected: Tuple[int, ...]) -> None:
     if tuple(tensor.shape) != expected:
         raise ValueError(
@@ -144,8 +171,9 @@ def conv2d(inputs: torch.Tensor, filters: int, kernel_size: IntPair, strides: In
            dilation_rate: IntPair = (1, 1), activation: Activation = None, use_bias: bool = True,
            kernel_initializer: Optional[Initializer] = None,
            bias_initializer: Optional[Initializer] = None, trainable: bool = True,
-           name: Optional[str] = None) -> torch.Tensor:
-    """2-D convolution, as ``tf.layers.conv2d``.
+           name: Optional[str] = None, reuse: Any = None) -> torch.Tensor:
+    """2-D convolution, as ``tf.layers.conv2d`` (``reuse=True`` shares the layer ``name``
+    created earlier in this call, as TF's ``reuse``).
 
     >>> import torch
     >>> from estimator.scope import ModelScope
@@ -157,13 +185,14 @@ def conv2d(inputs: torch.Tensor, filters: int, kernel_size: IntPair, strides: In
     kernel, stride = _pair(kernel_size, "kernel_size"), _pair(strides, "strides")
     dilation = _pair(dilation_rate, "dilation_rate")
     padding = _check_padding(padding)
-    x = _to_nchw(inputs, data_format)
+    x = _to_nchw(_tensor_input(inputs, "conv2d"), data_format)
     scope = current_scope()
-    path = scope.unique_name("conv2d", name)
+    path = scope.unique_name("conv2d", name, reuse=reuse)
     in_channels = x.shape[1]
     layer = scope.get_or_create(path, lambda: Conv2D(
         in_channels, filters, kernel, use_bias, kernel_initializer, bias_initializer, trainable))
     _check_shape(path, "kernel", layer.kernel, (filters, in_channels) + kernel)
+    x = _autocast(x, layer.kernel.dtype, "conv2d")
     pad, explicit = _pads(x, padding, kernel, stride, dilation)
     if explicit is not None:
         x = F.pad(x, explicit)
@@ -177,7 +206,8 @@ def _pool(inputs: torch.Tensor, pool_size: IntPair, strides: IntPair, padding: s
           data_format: str, is_max: bool) -> torch.Tensor:
     kernel, stride = _pair(pool_size, "pool_size"), _pair(strides, "strides")
     padding = _check_padding(padding)
-    x = _to_nchw(inputs, data_format)
+    x = _to_nchw(_tensor_input(inputs, "max_pooling2d" if is_max else "average_pooling2d"),
+                 data_format)
     pad, explicit = _pads(x, padding, kernel, stride)
     if is_max:
         if explicit is not None:
@@ -209,8 +239,9 @@ def average_pooling2d(inputs: torch.Tensor, pool_size: IntPair, strides: IntPair
 def dense(inputs: torch.Tensor, units: int, activation: Activation = None, use_bias: bool = True,
           kernel_initializer: Optional[Initializer] = None,
           bias_initializer: Optional[Initializer] = None, trainable: bool = True,
-          name: Optional[str] = None) -> torch.Tensor:
-    """Fully connected layer over the last axis, as ``tf.layers.dense``.
+          name: Optional[str] = None, reuse: Any = None) -> torch.Tensor:
+    """Fully connected layer over the last axis, as ``tf.layers.dense`` (``reuse=True`` shares
+    the layer ``name`` created earlier in this call).
 
     >>> import torch
     >>> from estimator.scope import ModelScope
@@ -219,12 +250,14 @@ def dense(inputs: torch.Tensor, units: int, activation: Activation = None, use_b
     >>> y.tolist()
     [[3.0, 3.0], [3.0, 3.0], [3.0, 3.0], [3.0, 3.0]]
     """
+    inputs = _tensor_input(inputs, "dense")
     scope = current_scope()
-    path = scope.unique_name("dense", name)
+    path = scope.unique_name("dense", name, reuse=reuse)
     in_features = inputs.shape[-1]
     layer = scope.get_or_create(path, lambda: Dense(
         in_features, units, use_bias, kernel_initializer, bias_initializer, trainable))
     _check_shape(path, "kernel", layer.kernel, (units, in_features))
+    inputs = _autocast(inputs, layer.kernel.dtype, "dense")
     y = F.linear(inputs, layer.kernel, layer.bias)
     return activation(y) if activation is not None else y
 
@@ -239,6 +272,7 @@ def dropout(inputs: torch.Tensor, rate: float = 0.5, noise_shape: Any = None, se
     """
     if not 0 <= rate < 1:
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate!r}")
+    inputs = _tensor_input(inputs, "dropout")
     if noise_shape is None or not training or rate == 0:
         return F.dropout(inputs, rate, bool(training))
     shape = tuple(inputs.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape))
@@ -253,13 +287,14 @@ def dropout(inputs: torch.Tensor, rate: float = 0.5, noise_shape: Any = None, se
 
 def flatten(inputs: torch.Tensor, name: Optional[str] = None) -> torch.Tensor:
     """Keep the batch dimension, flatten the rest (NHWC order for NHWC inputs)."""
+    inputs = _tensor_input(inputs, "flatten")
     return inputs.reshape(inputs.shape[0], -1)
 
 
 def batch_normalization(inputs: torch.Tensor, axis: int = -1, momentum: float = 0.99,
                         epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                         training: bool = False, trainable: bool = True,
-                        name: Optional[str] = None) -> torch.Tensor:
+                        name: Optional[str] = None, reuse: Any = None) -> torch.Tensor:
     """Batch normalization over ``axis`` (the channels), as ``tf.layers.batch_normalization``.
 
     With ``training=True`` it normalizes with the batch statistics and updates the moving ones
@@ -267,13 +302,15 @@ def batch_normalization(inputs: torch.Tensor, axis: int = -1, momentum: float = 
     unbiased batch variance, as TF's fused kernel); otherwise it uses the moving statistics.
     No ``UPDATE_OPS`` dependency is needed.
     """
+    inputs = _tensor_input(inputs, "batch_normalization")
     ndim = inputs.dim()
     axis = axis % ndim
     scope = current_scope()
-    path = scope.unique_name("batch_normalization", name)
+    path = scope.unique_name("batch_normalization", name, reuse=reuse)
     channels = inputs.shape[axis]
     layer = scope.get_or_create(path, lambda: BatchNorm(channels, center, scale, trainable))
     _check_shape(path, "moving_mean", layer.moving_mean, (channels,))
+    inputs = _autocast(inputs, layer.moving_mean.dtype, "batch_normalization")
     x = inputs if axis == 1 else inputs.movedim(axis, 1)
     y = F.batch_norm(x, layer.moving_mean, layer.moving_variance, layer.gamma, layer.beta,
                      bool(training), 1.0 - momentum, epsilon)

@@ -30,6 +30,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 import torch
 from torch import nn
 
+from estimator._modules import to_channels_last
+from estimator._train_step import StepStates
+
 _local = threading.local()
 
 
@@ -46,6 +49,22 @@ def current_scope() -> "ModelScope":
             "Estimator (or inside `with ModelScope(...).call(mode):`)"
         )
     return stack[-1]
+
+
+def active_scope() -> Optional["ModelScope"]:
+    """The scope of the ``model_fn`` call in progress, or ``None`` outside one."""
+    stack = getattr(_local, "stack", None)
+    return stack[-1] if stack else None
+
+
+class _AutoReuse:
+    """``est.AUTO_REUSE``: create a variable when it does not exist yet, else reuse it."""
+
+    def __repr__(self) -> str:
+        return "AUTO_REUSE"
+
+
+AUTO_REUSE: Any = _AutoReuse()
 
 
 def to_state_key(path: str) -> str:
@@ -73,7 +92,8 @@ class ModelScope:
     def __init__(self, device: Any = "cpu", seed: int = 0,
                  restore: Optional[Dict[str, torch.Tensor]] = None,
                  restore_optimizers: Optional[Dict[str, Any]] = None,
-                 preload: Optional[Dict[str, torch.Tensor]] = None) -> None:
+                 preload: Optional[Dict[str, torch.Tensor]] = None,
+                 ignore_unclaimed: bool = False) -> None:
         self.root = nn.Module()
         self.device = torch.device(device)
         self.seed = int(seed)
@@ -87,6 +107,13 @@ class ModelScope:
         self.optimizer_versions: Dict[str, int] = {}
         self.summary_step = False
         self.summaries: List[Tuple[str, str, Any]] = []
+        # Run options set by the Estimator from RunConfig: the autocast dtype of
+        # mixed_precision, what get_module compiles, channels_last (see estimator._precision,
+        # estimator._modules), and each train op's loss scaler and accumulation state.
+        self.autocast_dtype: Optional[torch.dtype] = None
+        self.compile: Any = False
+        self.channels_last = False
+        self.step_states = StepStates()
         self._objects: Dict[str, Any] = {}
         self._pending: Dict[str, torch.Tensor] = dict(restore or {})
         self._pending_optimizers: Dict[str, Any] = dict(restore_optimizers or {})
@@ -98,6 +125,15 @@ class ModelScope:
         #: called with each new module or parameter once it holds its initial (or restored)
         #: values; on many processes it broadcasts rank 0's values
         self.on_create: Optional[Callable[[Any], None]] = None
+        #: evaluate/predict restore only what their model_fn builds (train-only state is left)
+        self._ignore_unclaimed = ignore_unclaimed
+        # per call: variable-scope frames (reuse flags), names claimed, name counters per scope
+        self._reuse: List[Any] = []
+        self._claimed: Set[str] = set()
+        self._counters: Dict[Tuple[str, str], Set[str]] = {}
+        #: tensors named in this call (``est.identity``), for hooks
+        self.named_tensors: Dict[str, Any] = {}
+        self._collections: Dict[str, List[Any]] = {}
 
     # -- one model_fn call --------------------------------------------------------------------
     @contextlib.contextmanager
@@ -107,6 +143,8 @@ class ModelScope:
         self.summary_step = summary_step
         self._used = {}
         self._prefix = []
+        self._reuse, self._claimed, self._counters = [], set(), {}
+        self.named_tensors, self._collections = {}, {}
         stack = getattr(_local, "stack", None)
         if stack is None:
             stack = _local.stack = []
@@ -117,36 +155,115 @@ class ModelScope:
             stack.pop()
 
     @contextlib.contextmanager
-    def name_scope(self, name: str) -> Iterator[None]:
-        """Prefix the names created inside with ``name/`` (``est.variable_scope``)."""
-        if not name or "/" in name or "." in name:
-            raise ValueError(f"variable_scope name must be non-empty without '/' or '.', got {name!r}")
-        self._prefix.append(name)
+    def name_scope(self, name: str, reuse: Any = None, absolute: bool = False) -> Iterator[str]:
+        """Prefix the names created inside with ``name/`` (``est.variable_scope``).
+
+        ``reuse=True`` makes every layer/variable inside one that this call created already;
+        ``AUTO_REUSE`` creates or reuses; ``None``/``False`` inherit the enclosing scope's flag.
+        Entering a scope restarts its name counters, so a network function entered twice names
+        its layers the same way both times. ``absolute`` opens ``name`` from the top (a
+        ``VariableScope`` object passed back in). Yields the full scope name.
+        """
+        parts = name.split("/") if isinstance(name, str) else []
+        if not parts or any(not p or "." in p for p in parts):
+            raise ValueError(f"variable_scope name must be non-empty without '.', got {name!r}")
+        parent = self._reuse[-1] if self._reuse else False
+        effective = parent if reuse is None or reuse is False or parent is True else reuse
+        saved = self._prefix
+        self._prefix = (parts if absolute else self._prefix + parts)
+        full = "/".join(self._prefix)
+        for key in [k for k in self._counters if k[1] == full or k[1].startswith(full + "/")]:
+            del self._counters[key]
+        self._reuse.append(effective)
+        try:
+            yield full
+        finally:
+            self._reuse.pop()
+            self._prefix = saved
+
+    @contextlib.contextmanager
+    def reusing(self, reuse: Any) -> Iterator[None]:
+        """Apply ``reuse`` (``True`` or ``AUTO_REUSE``) inside, without a name prefix (what TF's
+        shared embedding columns do for their one table)."""
+        parent = self._reuse[-1] if self._reuse else False
+        self._reuse.append(parent if parent is True else reuse)
         try:
             yield
         finally:
-            self._prefix.pop()
+            self._reuse.pop()
 
-    def unique_name(self, base: str, name: Optional[str] = None, namespace: str = "") -> str:
+    @property
+    def reuse(self) -> Any:
+        """The reuse flag of the innermost variable scope: ``False``, ``True`` or ``AUTO_REUSE``."""
+        return self._reuse[-1] if self._reuse else False
+
+    def set_reuse(self, reuse: Any = True) -> None:
+        """Turn reuse on for the rest of the innermost scope (``scope.reuse_variables()``)."""
+        if self._reuse:
+            self._reuse[-1] = reuse
+
+    def unique_scope_name(self, default_name: str) -> str:
+        """``default_name``, ``default_name_1``, ... among the scopes opened here in this call."""
+        used = self._counters.setdefault(("scopes", "/".join(self._prefix)), set())
+        name, i = default_name, 0
+        while name in used:
+            i += 1
+            name = f"{default_name}_{i}"
+        used.add(name)
+        return name
+
+    def unique_name(self, base: str, name: Optional[str] = None, namespace: str = "",
+                    shared: bool = False, reuse: Any = None) -> str:
         """Full path for a new object: ``name`` if given, else ``base``, ``base_1``, ...
 
-        An explicit ``name`` used twice in one call names the same object (TF's reuse).
+        For layers and variables (the default namespace) the variable scope's ``reuse`` rules
+        apply, as in TF: without reuse a path claimed earlier in this call is an error
+        ("already exists"); with ``reuse=True`` a path not claimed yet is one ("does not
+        exist"). ``shared`` (``get_module``) returns the same object for the same name;
+        ``reuse`` (a layer's own ``reuse=`` argument) applies to this name only.
         """
         prefix = "/".join(self._prefix)
-        used = self._used.setdefault(namespace, set())
-        if name is not None:
-            if not name or "." in name:
-                raise ValueError(f"name must be non-empty without '.', got {name!r}")
-            full = f"{prefix}/{name}" if prefix else name
+        if name is not None and (not name or "." in name):
+            raise ValueError(f"name must be non-empty without '.', got {name!r}")
+        if namespace:
+            used = self._used.setdefault(namespace, set())
+            full = f"{prefix}/{name or base}" if prefix else (name or base)
+            i = 0
+            while name is None and full in used:
+                i += 1
+                full = f"{prefix}/{base}_{i}" if prefix else f"{base}_{i}"
             used.add(full)
             return full
-        full = f"{prefix}/{base}" if prefix else base
-        i = 0
-        while full in used:
+        counters = self._counters.setdefault(("", prefix), set())
+        short, i = name if name is not None else base, 0
+        while name is None and short in counters:
             i += 1
-            full = f"{prefix}/{base}_{i}" if prefix else f"{base}_{i}"
-        used.add(full)
+            short = f"{base}_{i}"
+        counters.add(short)
+        full = f"{prefix}/{short}" if prefix else short
+        reuse = self.reuse if reuse is None or reuse is False or self.reuse is True else reuse
+        if reuse is True and full not in self._claimed:
+            raise ValueError(
+                f"Variable {full} does not exist, or was not created by this model_fn call "
+                "before this point. Did you mean to set reuse=est.AUTO_REUSE in the "
+                "variable_scope?")
+        if reuse is False and not shared and full in self._claimed:
+            raise ValueError(
+                f"Variable {full} already exists, disallowed. Did you mean to set reuse=True "
+                "or reuse=est.AUTO_REUSE in the variable_scope, or to give this layer its own "
+                "name=?")
+        self._claimed.add(full)
         return full
+
+    # -- named tensors and collections of this call ------------------------------------------
+    def name_tensor(self, name: str, tensor: Any) -> None:
+        """Record ``tensor`` as ``<variable scope>/name`` for this call (``est.identity``)."""
+        prefix = "/".join(self._prefix)
+        self.named_tensors[f"{prefix}/{name}" if prefix else name] = tensor
+
+    def collection(self, name: str) -> List[Any]:
+        """This call's collection ``name`` (e.g. the losses ``est.losses`` added)."""
+        return self._collections.setdefault(name, [])
 
     # -- objects ------------------------------------------------------------------------------
     def get(self, path: str) -> Any:
@@ -175,6 +292,8 @@ class ModelScope:
         parent, leaf = self._container(path)
         if isinstance(obj, nn.Module):
             obj.to(self.device)
+            if self.channels_last:
+                to_channels_last(obj)
             obj.train(self.root.training)
             parent.add_module(leaf, obj)
         else:
@@ -237,8 +356,8 @@ class ModelScope:
         self._preload = {}
 
     def _check_model_restored(self, optimizers: bool) -> None:
-        unclaimed = sorted(to_path(k) for k in self._pending)
-        if optimizers:
+        unclaimed = [] if self._ignore_unclaimed else sorted(to_path(k) for k in self._pending)
+        if optimizers and not self._ignore_unclaimed:
             unclaimed += sorted(f"optimizer {n!r}" for n in self._pending_optimizers)
         if unclaimed or self._missing:
             from estimator.checkpoint import CheckpointMismatchError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 
 from estimator.hooks import SessionRunHook
@@ -36,7 +37,12 @@ def _check_loss(loss: Any, mode: str) -> Optional[torch.Tensor]:
             f"EstimatorSpec(mode={mode!r}): loss must be a scalar torch.Tensor, got "
             f"{type(loss).__name__}; return the tensor itself (do not call .item())"
         )
-    if loss.dim() == 1 and loss.shape[0] == 1:  # TF accepts shape [1] too
+    if not (loss.is_floating_point() or loss.is_complex()):
+        raise TypeError(
+            f"EstimatorSpec(mode={mode!r}): loss must be a floating-point tensor, got dtype "
+            f"{loss.dtype}; compute it from the logits (e.g. F.cross_entropy), or .float() it"
+        )
+    if loss.dim() != 0 and loss.numel() == 1:  # TF reshapes shape [1], [1, 1], ... to []
         loss = loss.reshape(())
     if loss.dim() != 0:
         raise ValueError(
@@ -51,10 +57,11 @@ def _check_predictions(predictions: Any, mode: str) -> Any:
         return predictions
     if isinstance(predictions, Mapping):
         for key, value in predictions.items():
-            if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            # numpy arrays carry string predictions (a classifier's "classes", as TF's bytes)
+            if not isinstance(key, str) or not isinstance(value, (torch.Tensor, np.ndarray)):
                 raise TypeError(
-                    f"EstimatorSpec(mode={mode!r}): predictions must map str keys to tensors; "
-                    f"key {key!r} holds {type(value).__name__}"
+                    f"EstimatorSpec(mode={mode!r}): predictions must map str keys to tensors "
+                    f"(or numpy arrays); key {key!r} holds {type(value).__name__}"
                 )
         return dict(predictions)
     raise TypeError(
@@ -77,8 +84,18 @@ def _check_metric_ops(ops: Any, mode: str) -> Optional[Dict[str, Any]]:
             f"got {type(ops).__name__}"
         )
     for name, op in ops.items():
-        if is_metric_object(op) or (isinstance(op, tuple) and len(op) == 2):
+        if is_metric_object(op):
             continue
+        if isinstance(op, tuple) and len(op) == 2:
+            if is_metric_object(op[0]):
+                continue
+            bad = [i for i, part in enumerate(op) if not _is_value(part)]
+            if not bad:
+                continue
+            raise TypeError(
+                f"EstimatorSpec(mode={mode!r}): eval_metric_ops[{name!r}] must be a "
+                f"(value, update_op) pair of tensors (or numbers); element {bad[0]} is a "
+                f"{type(op[bad[0]]).__name__}: {op[bad[0]]!r:.60}")
         raise TypeError(
             f"EstimatorSpec(mode={mode!r}): eval_metric_ops[{name!r}] must be a "
             f"(value, update_op) pair from est.metrics, a (metric, args) pair, or an object with "
@@ -87,7 +104,13 @@ def _check_metric_ops(ops: Any, mode: str) -> Optional[Dict[str, Any]]:
     return dict(ops)
 
 
+def _is_value(x: Any) -> bool:
+    return isinstance(x, torch.Tensor) or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+
 def _check_hooks(hooks: Any, field: str, mode: str) -> Tuple[Any, ...]:
+    if isinstance(hooks, SessionRunHook):  # one hook for a list of them
+        return (hooks,)
     if not hooks:
         return ()
     hooks = tuple(hooks)
@@ -167,6 +190,16 @@ class EstimatorSpec:
                 f"EstimatorSpec(mode={mode!r}): missing predictions; PREDICT needs "
                 "predictions=<tensor or dict of tensors>"
             )
+
+    def _replace(self, **changes: Any) -> "EstimatorSpec":
+        """A copy with ``changes``, validated again (TF's namedtuple ``_replace``).
+
+        >>> import torch
+        >>> spec = EstimatorSpec(ModeKeys.PREDICT, predictions=torch.zeros(2))
+        >>> spec._replace(mode=ModeKeys.EVAL, loss=torch.tensor(1.0)).mode
+        'eval'
+        """
+        return dataclasses.replace(self, **changes)
 
     def hooks_for_mode(self) -> Tuple[Any, ...]:
         """The hooks of this spec's own mode."""

@@ -9,7 +9,7 @@ enclosing ``est.variable_scope``.
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import torch
 
@@ -67,15 +67,18 @@ def write(writer: Any, summaries: List[Tuple[str, str, Any]], step: int) -> None
 class LazyWriter:
     """A ``SummaryWriter`` for ``logdir`` created on first use (importing TensorBoard is slow)."""
 
-    def __init__(self, logdir: str) -> None:
+    def __init__(self, logdir: str, on_create: Optional[Callable[[Any], None]] = None) -> None:
         self.logdir = logdir
         self._writer: Any = None
+        self._on_create = on_create
 
     def get(self) -> Any:
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(self.logdir)
+            if self._on_create is not None:
+                self._on_create(self._writer)
         return self._writer
 
     def close(self) -> None:

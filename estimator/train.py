@@ -6,17 +6,23 @@ step). The torch optimizer is created on the first run, when the parameters exis
 the model scope under the optimizer's name (``Adam``, ``Adam_1``, ... per call), so its state
 (momentum, Adam moments) survives across steps and is saved in checkpoints. A learning rate may
 be a float, a no-argument callable or a tensor; it is written into the optimizer's param groups
-at every step, so ``model_fn`` may recompute it (``exponential_decay``).
+at every step, so ``model_fn`` may recompute it (``exponential_decay``). A tensor on an
+accelerator is copied into the param groups on the device, never read back to the host.
+Loss scaling, gradient clipping and accumulation are in :mod:`estimator._train_step`.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any, Callable, Iterable, List, Optional, Type, Union
 
 import torch
 from torch import nn
 
+from estimator import _train_step
+from estimator._schedules import (cosine_decay, exponential_decay, inverse_time_decay,
+                                  natural_exp_decay, piecewise_constant, polynomial_decay)
 from estimator.scope import ModelScope, current_scope
 
 logger = logging.getLogger("estimator")
@@ -24,10 +30,13 @@ logger = logging.getLogger("estimator")
 LearningRate = Union[float, Callable[[], Any], torch.Tensor]
 
 __all__ = ["AdagradOptimizer", "AdamOptimizer", "GradientDescentOptimizer", "MomentumOptimizer",
-           "Optimizer", "RMSPropOptimizer", "TrainOp", "exponential_decay", "get_global_step"]
+           "Optimizer", "RMSPropOptimizer", "TrainOp", "cosine_decay", "create_global_step",
+           "exponential_decay", "get_global_step", "get_or_create_global_step",
+           "inverse_time_decay", "natural_exp_decay", "optimize_loss", "piecewise_constant",
+           "polynomial_decay"]
 
 
-def get_global_step() -> int:
+def get_global_step(graph: Any = None) -> int:
     """The number of training steps done so far (an ``int``; pass it to ``minimize``).
 
     >>> from estimator.scope import ModelScope
@@ -38,29 +47,45 @@ def get_global_step() -> int:
     return current_scope().global_step
 
 
-def exponential_decay(learning_rate: float, global_step: Any, decay_steps: int,
-                      decay_rate: float, staircase: bool = False) -> float:
-    """``learning_rate * decay_rate ** (global_step / decay_steps)``, as TF's.
-
-    >>> exponential_decay(0.1, 20, decay_steps=10, decay_rate=0.5)
-    0.025
-    >>> exponential_decay(0.1, 15, decay_steps=10, decay_rate=0.5, staircase=True)
-    0.05
-    """
-    if decay_steps <= 0:
-        raise ValueError(f"exponential_decay: decay_steps must be > 0, got {decay_steps}")
-    p = int(global_step) / decay_steps
-    if staircase:
-        p = float(int(p))
-    return learning_rate * decay_rate ** p
+def get_or_create_global_step(graph: Any = None) -> int:
+    """The global step (an ``int``), as ``tf.train.get_or_create_global_step``; the Estimator
+    always has one, in every mode."""
+    return current_scope().global_step
 
 
-def _resolve_lr(lr: LearningRate) -> Optional[float]:
-    if callable(lr):
-        lr = lr()
-    if isinstance(lr, torch.Tensor):
-        lr = float(lr)  # a host sync when lr lives on an accelerator
-    return None if lr is None else float(lr)
+def create_global_step(graph: Any = None) -> int:
+    """As ``tf.train.create_global_step`` inside an Estimator's ``model_fn``: the Estimator has
+    created the global step already, so this raises ``ValueError``; use
+    :func:`get_or_create_global_step` or :func:`get_global_step`."""
+    current_scope()
+    raise ValueError('"global_step" already exists: the Estimator creates it; use '
+                     "est.train.get_or_create_global_step() or est.train.get_global_step()")
+
+
+def _resolve_lr(lr: LearningRate, device: Optional[torch.device] = None) -> Any:
+    """A float, or (given the model's ``device``) a detached tensor on that device: a tensor
+    there is never read back to the host (``.item()`` would wait for the device)."""
+    value: Any = lr() if callable(lr) else lr
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"the learning rate must be a number or a 1-element tensor, got "
+                             f"shape {tuple(value.shape)}")
+        if device is not None and (value.device == device or value.device.type != "cpu"):
+            return value.detach()
+        return float(value)  # host memory: reading it costs no device sync
+    return None if value is None else float(value)
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: Any) -> None:
+    for group in opt.param_groups:  # also right after a restore of older groups
+        if isinstance(lr, torch.Tensor):
+            current = group["lr"]
+            if isinstance(current, torch.Tensor) and current.device == lr.device:
+                current.copy_(lr.reshape(current.shape))  # on the device, no sync
+            else:
+                group["lr"] = lr.clone()
+        else:
+            group["lr"] = lr
 
 
 def _params_of(var_list: Iterable[Any]) -> List[nn.Parameter]:
@@ -78,19 +103,25 @@ def _params_of(var_list: Iterable[Any]) -> List[nn.Parameter]:
 class TrainOp:
     """One deferred optimization step; calling it runs the step."""
 
-    __slots__ = ("optimizer", "loss", "advance", "var_list", "scope", "name")
+    __slots__ = ("optimizer", "loss", "advance", "var_list", "scope", "name", "options",
+                 "applied")
 
     def __init__(self, optimizer: "Optimizer", loss: torch.Tensor, advance: bool,
-                 var_list: Optional[List[Any]], scope: ModelScope, name: str) -> None:
+                 var_list: Optional[List[Any]], scope: ModelScope, name: str,
+                 options: Optional[_train_step.StepOptions] = None) -> None:
         self.optimizer, self.loss, self.advance = optimizer, loss, advance
         self.var_list, self.scope, self.name = var_list, scope, name
+        self.options = options or _train_step.StepOptions()
+        #: after a call: whether the parameters were updated (``False`` while accumulating,
+        #: or when fp16 loss scaling skipped a step with inf/NaN gradients)
+        self.applied = False
 
     def _trainable(self) -> List[nn.Parameter]:
         if self.var_list is not None:
             return _params_of(self.var_list)
         return [p for p in self.scope.root.parameters() if p.requires_grad]
 
-    def _create(self, lr: Optional[float]) -> torch.optim.Optimizer:
+    def _create(self, lr: Any) -> torch.optim.Optimizer:
         params = self._trainable()
         if not params:
             raise ValueError(
@@ -113,20 +144,16 @@ class TrainOp:
         scope = self.scope
         lr = self.optimizer.learning_rate
         if lr is not None:
-            lr = _resolve_lr(lr)
+            lr = _resolve_lr(lr, scope.device)
         opt = scope.get_or_create_optimizer(self.name, lambda: self._create(lr))
         if self.var_list is None and scope.optimizer_versions[self.name] != scope.version:
             self._add_new_parameters(opt)
         if lr is not None:
-            for group in opt.param_groups:  # also right after a restore of older groups
-                group["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        if self.var_list is None:
-            self.loss.backward()
-        else:
-            self.loss.backward(inputs=_params_of(self.var_list))
-        opt.step()
-        if self.advance:
+            _set_lr(opt, lr)
+        state = scope.step_states.get(self.name, opt, scope.autocast_dtype, scope.device)
+        inputs = None if self.var_list is None else _params_of(self.var_list)
+        self.applied = _train_step.run(opt, self.loss, inputs, state, self.options)
+        if self.applied and self.advance:
             scope.global_step += 1
 
 
@@ -151,28 +178,79 @@ class Optimizer:
         self.kwargs = kwargs
         self.name = name or torch_optimizer_class.__name__
 
-    def build(self, params: List[nn.Parameter], lr: Optional[float] = None
-              ) -> torch.optim.Optimizer:
-        """Create the torch optimizer over ``params`` (with learning rate ``lr`` if given)."""
+    def build(self, params: List[nn.Parameter], lr: Any = None) -> torch.optim.Optimizer:
+        """Create the torch optimizer over ``params`` (with learning rate ``lr`` if given).
+
+        A learning rate that is a tensor on an accelerator builds optimizers that have a
+        ``capturable`` mode (Adam, AdamW, RMSprop, ...) in that mode, unless ``fused`` or
+        ``capturable`` was given: it is the mode in which torch reads the rate on the device.
+        """
         kwargs = dict(self.kwargs)
         if lr is not None:
-            kwargs["lr"] = lr
+            kwargs["lr"] = lr.clone() if isinstance(lr, torch.Tensor) else lr
+            if (isinstance(lr, torch.Tensor) and lr.device.type != "cpu"
+                    and "capturable" not in kwargs and not kwargs.get("fused")
+                    and "capturable" in inspect.signature(self.torch_optimizer_class).parameters):
+                kwargs["capturable"] = True
         return self.torch_optimizer_class(params, **kwargs)
 
     def minimize(self, loss: torch.Tensor, global_step: Optional[int] = None,
-                 var_list: Optional[Iterable[Any]] = None) -> TrainOp:
+                 var_list: Optional[Iterable[Any]] = None, *, clip_norm: Optional[float] = None,
+                 gradient_accumulation_steps: int = 1) -> TrainOp:
         """A deferred step minimizing ``loss``; pass ``global_step`` to advance the step count.
 
         ``var_list`` (parameters or modules) limits the step to those; by default every
-        trainable parameter of the model scope.
+        trainable parameter of the model scope. ``clip_norm`` clips the gradients by their
+        global norm first (``tf.clip_by_global_norm``); ``gradient_accumulation_steps=k`` sums
+        the gradients of ``k`` batches and updates once, the global step counting updates
+        (see :mod:`estimator._train_step`).
+
+        >>> import torch, estimator as est
+        >>> from estimator.scope import ModelScope
+        >>> scope = ModelScope()
+        >>> with scope.call("train"):
+        ...     loss = est.layers.dense(torch.ones(4, 2), units=1).pow(2).mean()
+        ...     op = est.train.AdamOptimizer().minimize(loss, global_step=0, clip_norm=1.0)
+        >>> op(); scope.global_step
+        1
         """
+        options = _train_step.StepOptions(clip_norm, gradient_accumulation_steps)
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
             raise ValueError(f"{self.name}.minimize(): loss must be a scalar tensor, got "
                              f"{getattr(loss, 'shape', type(loss).__name__)}")
         scope = current_scope()
         name = scope.unique_name(self.name, None, namespace="optimizers")
         return TrainOp(self, loss, global_step is not None,
-                       None if var_list is None else list(var_list), scope, name)
+                       None if var_list is None else list(var_list), scope, name, options)
+
+    # -- TF's two-phase step (estimator/_gradients.py) ------------------------------------------
+    def compute_gradients(self, loss: torch.Tensor, var_list: Optional[Iterable[Any]] = None,
+                          gate_gradients: int = 1, aggregation_method: Any = None,
+                          colocate_gradients_with_ops: bool = False, grad_loss: Any = None
+                          ) -> List[Any]:
+        """``[(gradient, variable), ...]`` for ``loss``, computed now, so ``model_fn`` can clip
+        or filter them before :meth:`apply_gradients`; a gradient is ``None`` for a variable the
+        loss does not use (and for every variable outside training).
+
+        >>> import torch, estimator as est
+        >>> from estimator.scope import ModelScope
+        >>> with ModelScope().call("train"):
+        ...     w = est.get_variable("w", [2], initializer=1.0)
+        ...     grads = est.train.GradientDescentOptimizer(0.1).compute_gradients((3 * w).sum())
+        >>> grads[0][0].tolist()
+        [3.0, 3.0]
+        """
+        from estimator._gradients import compute_gradients
+
+        return compute_gradients(self, loss, None if var_list is None else list(var_list))
+
+    def apply_gradients(self, grads_and_vars: Iterable[Any], global_step: Optional[int] = None,
+                        name: Optional[str] = None) -> Any:
+        """A deferred step that applies ``grads_and_vars`` (from :meth:`compute_gradients`);
+        pass ``global_step`` to advance the step count. Return it as the spec's ``train_op``."""
+        from estimator._gradients import apply_gradients
+
+        return apply_gradients(self, list(grads_and_vars), global_step, name)
 
 
 class GradientDescentOptimizer(Optimizer):
@@ -222,3 +300,7 @@ class RMSPropOptimizer(Optimizer):
                  epsilon: float = 1e-10, centered: bool = False, name: str = "RMSProp") -> None:
         super().__init__(torch.optim.RMSprop, learning_rate, name=name, alpha=decay,
                          momentum=momentum, eps=epsilon, centered=centered)
+
+
+from estimator._optimize_loss import optimize_loss  # noqa: E402  (it builds on the classes above)
+from estimator.optimizers.ftrl import FtrlOptimizer  # noqa: E402,F401  (imports Optimizer above)

@@ -9,8 +9,7 @@ import math
 import os
 import re
 import sys
-import time
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, Dict, Optional
 
 import estimator as est
 
@@ -18,9 +17,10 @@ log = logging.getLogger("examples")
 
 
 def add_common_flags(parser: argparse.ArgumentParser, train_steps: Optional[int],
-                     batch_size: int, learning_rate: Optional[float]) -> None:
+                     batch_size: int, learning_rate: Optional[float],
+                     summary_steps: int = 100, checkpoint_steps: int = 1000) -> None:
     """The flags every example takes: ``--model-dir``, ``--train-steps``, ``--batch-size``,
-    ``--learning-rate`` and ``--metrics-json``."""
+    ``--learning-rate``, ``--metrics-json`` and the :func:`run_config` flags."""
     parser.add_argument("--model-dir", default="./model_dir",
                         help="checkpoints and TensorBoard files (default: %(default)s); a run "
                              "continues from the latest checkpoint found there")
@@ -33,6 +33,40 @@ def add_common_flags(parser: argparse.ArgumentParser, train_steps: Optional[int]
                         help="optimizer learning rate (default: %(default)s)")
     parser.add_argument("--metrics-json", metavar="PATH",
                         help="write the final evaluate() results to PATH as JSON")
+    group = parser.add_argument_group("checkpoints, summaries and logging (RunConfig)")
+    group.add_argument("--save-summary-steps", type=_non_negative_int, default=summary_steps,
+                       help="write TensorBoard summaries every N steps, 0 for none "
+                            "(default: %(default)s)")
+    saving = group.add_mutually_exclusive_group()
+    saving.add_argument("--save-checkpoints-steps", type=_positive_int, default=None,
+                        help=f"save a checkpoint every N steps (default: {checkpoint_steps}, "
+                             "unless --save-checkpoints-secs is given)")
+    saving.add_argument("--save-checkpoints-secs", type=float, default=None,
+                        help="save a checkpoint every N seconds instead")
+    group.add_argument("--log-step-count-steps", type=_positive_int, default=summary_steps,
+                       help="log the loss and steps/s every N steps (default: %(default)s)")
+    group.add_argument("--seed", type=int, default=None,
+                       help="seed every random generator (RunConfig.tf_random_seed) for a "
+                            "reproducible run (default: unseeded)")
+    parser.set_defaults(_checkpoint_steps=checkpoint_steps)
+
+
+def run_config(args: argparse.Namespace) -> est.RunConfig:
+    """The ``RunConfig`` of the flags :func:`add_common_flags` added."""
+    steps, secs = args.save_checkpoints_steps, args.save_checkpoints_secs
+    if steps is None and secs is None:
+        steps = args._checkpoint_steps
+    return est.RunConfig(tf_random_seed=args.seed,
+                         save_summary_steps=args.save_summary_steps or None,
+                         save_checkpoints_steps=steps, save_checkpoints_secs=secs,
+                         log_step_count_steps=args.log_step_count_steps)
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -42,26 +76,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-# The progress line being rewritten in place on the terminal, if any: log records clear it
-# before they print and redraw it after, so the two never share a line.
-_live_line = {"text": ""}
-
-
-class _ProgressAwareHandler(logging.StreamHandler):
-    def emit(self, record: logging.LogRecord) -> None:
-        live = _live_line["text"]
-        if live:
-            self.stream.write("\r\033[K")
-        super().emit(record)
-        if live:
-            self.stream.write(live)
-            self.flush()
-
-
 def setup_logging() -> None:
     """INFO logging to stderr, like ``tf.logging.set_verbosity(tf.logging.INFO)``."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s",
-                        handlers=[_ProgressAwareHandler(sys.stderr)])
+                        handlers=[est.ProgressAwareHandler(sys.stderr)])
 
 
 def report_resume(model: est.Estimator) -> int:
@@ -94,49 +112,3 @@ def write_metrics(results: Dict[str, Any], path: Optional[str]) -> None:
         with open(path, "w") as f:
             json.dump(clean, f, indent=2, sort_keys=True)
         log.info("Wrote the evaluation results to %s.", path)
-
-
-class ProgressHook(est.SessionRunHook):
-    """Shows ``<what>: step k/N (p%), r steps/s`` on stderr while a loop runs.
-
-    On a terminal the line is rewritten in place (carriage return) at most five times a
-    second; otherwise a line is printed every tenth of the way (or every 30 s when the total is
-    unknown), so logs stay short.
-    """
-
-    def __init__(self, what: str, total: Optional[int], stream: Optional[TextIO] = None) -> None:
-        self.what, self.total, self.stream = what, total, stream or sys.stderr
-        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
-
-    def begin(self) -> None:
-        self.step, self.start = 0, time.monotonic()
-        self.last_print, self.last_decile = self.start, 0
-
-    def after_run(self, run_context: Any, run_values: Any) -> None:
-        self.step += 1
-        now = time.monotonic()
-        if self.interactive:
-            if now - self.last_print >= 0.2:
-                self._show(now, end="")
-        elif self.total:
-            decile = self.step * 10 // self.total
-            if decile > self.last_decile and self.step < self.total:  # end() prints 100%
-                self.last_decile = decile
-                self._show(now, end="\n")
-        elif now - self.last_print >= 30:
-            self._show(now, end="\n")
-
-    def end(self, session: Any = None) -> None:
-        if self.step:
-            self._show(time.monotonic(), end="\n", done=True)
-
-    def _show(self, now: float, end: str, done: bool = False) -> None:
-        self.last_print = now
-        rate = self.step / max(now - self.start, 1e-9)
-        of = f"/{self.total} ({100 * self.step // self.total}%)" if self.total else ""
-        text = f"{self.what}: step {self.step}{of}, {rate:.1f} steps/s" + (" done" if done else "")
-        if self.interactive:
-            _live_line["text"] = "" if end else text
-            self.stream.write("\r\033[K")
-        self.stream.write(text + end)
-        self.stream.flush()

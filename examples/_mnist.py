@@ -45,14 +45,14 @@ def run(model_fn: Callable[..., Any], args: argparse.Namespace, flatten: bool,
     # Read the files first: a missing or malformed file fails here, before any training.
     train_images, train_labels = mnist.load(args.data_dir, "train", flatten=flatten)
     test_images, test_labels = mnist.load(args.data_dir, "test", flatten=flatten)
-    model = est.Estimator(model_fn, args.model_dir,
+    model = est.Estimator(model_fn, args.model_dir, config=_common.run_config(args),
                           params={**(params or {}), "learning_rate": args.learning_rate})
     train_input_fn = get_input_fn(train_images, train_labels, args.batch_size, shuffle=True)
     eval_input_fn = get_input_fn(test_images, test_labels, args.batch_size, num_epochs=1)
     _common.report_resume(model)
     model.train(train_input_fn, steps=args.train_steps,
-                hooks=[_common.ProgressHook("train", args.train_steps)])
+                hooks=[est.ProgressHook("train", args.train_steps)])
     eval_total = _common.batches(len(test_labels), args.batch_size)
-    results = model.evaluate(eval_input_fn, hooks=[_common.ProgressHook("evaluate", eval_total)])
+    results = model.evaluate(eval_input_fn, hooks=[est.ProgressHook("evaluate", eval_total)])
     _common.write_metrics(results, args.metrics_json)
     return results

@@ -17,6 +17,9 @@ Every model module (``models.dogs_vs_cats``, ``models.mnist_cnn``, ``models.mlp`
 >>> est.Estimator(model_fn, "model_dir", params={"learning_rate": 0.01})  # doctest: +SKIP
 """
 
+__distribution__ = "torch-estimator"
+__version__ = "0.1.0"
+
 from models import dogs_vs_cats, mlp, mnist_cnn, softmax
 from models.dogs_vs_cats import SeedCNN
 from models.mlp import MLP

@@ -13,6 +13,11 @@ import torch
 import torch.nn.functional as F
 
 import estimator as est
+from estimator._packages import require
+
+# Every model module imports this one: a top-level `models` that is not ours (another
+# distribution's, installed over it) fails here, loudly, naming both places.
+require("models")
 
 #: ``params["optimizer"]`` values and the ``est.train`` optimizer each names.
 OPTIMIZERS = {
@@ -57,6 +62,8 @@ def classifier_spec(logits: torch.Tensor, labels: Optional[torch.Tensor], mode: 
     predictions = {"classes": logits.argmax(1), "probabilities": logits.softmax(1)}
     if mode == est.ModeKeys.PREDICT:
         return est.EstimatorSpec(mode, predictions=predictions)
+    if labels is None:
+        raise ValueError(f"model_fn: mode {mode!r} needs labels; the input_fn gave none")
     loss = F.cross_entropy(logits, labels.long())
     accuracy = est.metrics.accuracy(labels=labels, predictions=predictions["classes"])
     est.summary.scalar("accuracy", accuracy[1])

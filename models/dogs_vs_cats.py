@@ -21,7 +21,7 @@ tutorial's choice).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -85,6 +85,7 @@ class SeedCNN(nn.Module):
         self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
         for layer in (self.layer_1, self.layer_2, self.fc_layer1, self.read_out_fc2):
             truncated_normal_(layer.weight)
+            assert layer.bias is not None
             nn.init.constant_(layer.bias, _BIAS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -104,7 +105,7 @@ def define_model(features: torch.Tensor, num_classes: int = 2) -> torch.Tensor:
     reuse them after (``conv2d/kernel``, ``conv2d_1/kernel``, ``dense/kernel``,
     ``dense_1/kernel`` and their biases, in PyTorch layouts).
     """
-    init = {"kernel_initializer": truncated_normal_, "bias_initializer": _BIAS}
+    init: Dict[str, Any] = {"kernel_initializer": truncated_normal_, "bias_initializer": _BIAS}
     x = layers.conv2d(features, filters=32, kernel_size=5, padding="same", activation=F.relu,
                       **init)
     x = layers.max_pooling2d(x, pool_size=2, strides=2, padding="same")

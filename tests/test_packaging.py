@@ -77,3 +77,50 @@ def _site_dir() -> str:
     finds the dependencies while the project itself comes only from the copied location."""
     import torch
     return str(Path(torch.__file__).parent.parent)
+
+
+def _failing_run(cwd: Path, args: list, env: dict = None) -> str:
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0, result.stdout
+    return result.stderr
+
+
+def test_a_user_data_package_beside_the_script_is_named_not_misused(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "__init__.py").write_text("LABELS = ['cat', 'dog']\n")
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch, estimator as est\n"
+        "def model_fn(features, labels, mode):\n"
+        "    loss = est.layers.dense(features, 1).pow(2).mean()\n"
+        "    return est.EstimatorSpec(mode, loss=loss, train_op=est.train."
+        "GradientDescentOptimizer(0.1).minimize(loss, est.train.get_global_step()))\n"
+        "model = est.Estimator(model_fn, 'm', config=est.RunConfig(tf_random_seed=3))\n"
+        "model.train(lambda: [(torch.ones(2, 3), None)], steps=1)\n")
+    stderr = _failing_run(tmp_path, ["train.py"])
+    assert "ForeignPackageError" in stderr
+    assert str(tmp_path / "data" / "__init__.py") in stderr  # the package that was found ...
+    assert str(REPO_PACKAGES["data"]) in stderr  # ... and where ours is
+    assert "has no attribute" not in stderr
+
+
+def test_a_foreign_models_package_installed_over_ours_fails_loudly(tmp_path_factory) -> None:
+    site = tmp_path_factory.mktemp("site-packages")
+    for name, src in REPO_PACKAGES.items():
+        shutil.copytree(src, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "models" / "__init__.py").write_text("# another distribution's models package\n")
+    env = dict(os.environ, PYTHONPATH=str(site), PYTHONNOUSERSITE="1")
+    stderr = _failing_run(site, ["-S", "-c", "import sys; sys.path.append(" + repr(_site_dir())
+                                 + "); from models.dogs_vs_cats import SeedCNN"], env=env)
+    assert "ForeignPackageError" in stderr and "'models'" in stderr
+    assert str(site / "models" / "__init__.py") in stderr
+
+
+def test_versions_and_distribution_marks_agree() -> None:
+    from importlib.metadata import version
+    for module in (data, estimator, models):
+        assert module.__distribution__ == "torch-estimator"
+        assert module.__version__ == version("torch-estimator")
+    for name in REPO_PACKAGES.values():
+        assert (name / "py.typed").is_file()

@@ -62,7 +62,8 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 import torch
 
 from data._allocator import tune_allocator
-from data._iterator import UPSTREAM, DatasetIterator, Finalizer, MalformedStateError, require_keys
+from data._iterator import (UPSTREAM, DatasetIterator, Finalizer, MalformedStateError,
+                            require_keys, state_int, state_list)
 from data.ops.errors import element_error
 
 #: ``num_parallel_calls`` / ``buffer_size`` value that lets the engine choose.
@@ -163,11 +164,15 @@ class _Shared:
         self.pull_lock = threading.Lock()  # serialises use of `upstream`; taken before `cond`
         self.stop = threading.Event()
         self.threads: List[threading.Thread] = []
-        self.started_generation = -1
+        # Workers run for one (generation, run): a restore starts a new generation (in-flight
+        # work dropped), an error delivered to the consumer a new run (workers finish the
+        # element in hand, keep its result, and exit; the next `next()` starts new ones).
+        self.run = 0
+        self.started: Tuple[int, int] = (-1, -1)
         self.reset(0, 0, set(), [])
 
     def reset(self, position: int, snapshot_position: int, consumed_after: Set[int],
-              snapshots: List[Tuple[int, Any]]) -> None:
+              snapshots: List[Tuple[int, Any]], upstream_errors: Set[int] = frozenset()) -> None:
         """Forget all in-flight work; the next pull is input element ``position``."""
         self.generation = getattr(self, "generation", 0) + 1
         self.next_pull = position
@@ -180,30 +185,33 @@ class _Shared:
         self.skip = set(consumed_after)
         self.snapshots: Deque[Tuple[int, Any]] = deque(snapshots)
         self.last_snapshot: Optional[int] = snapshot_position if snapshots else None
+        # Input positions where pulling from upstream raised (the consumer got the error):
+        # a restore that replays past them expects them to raise again, and nothing else.
+        self.upstream_errors: Set[int] = set(upstream_errors)
 
-    def live(self, generation: int) -> bool:
-        return not self.stop.is_set() and self.generation == generation
+    def live(self, generation: int, run: int) -> bool:
+        return not self.stop.is_set() and self.generation == generation and self.run == run
 
 
-def _worker(shared: _Shared, generation: int) -> None:
+def _worker(shared: _Shared, generation: int, run: int) -> None:
     _use_one_intra_op_thread()  # N workers already use the N cores
     cond, upstream, fn = shared.cond, shared.upstream, shared.fn
     while True:
         # Reserve room for one result first: waiting for room must not hold `pull_lock`, which
         # the consumer needs to save the state.
         with cond:
-            while (shared.live(generation) and shared.end is None
+            while (shared.live(generation, run) and shared.end is None
                    and shared.reserved >= shared.capacity):
                 shared.workers_waiting += 1
                 try:
                     cond.wait(_POLL_S)
                 finally:
                     shared.workers_waiting -= 1
-            if not shared.live(generation) or shared.end is not None:
+            if not shared.live(generation, run) or shared.end is not None:
                 return
             shared.reserved += 1
         with shared.pull_lock:
-            if not shared.live(generation) or shared.end is not None:
+            if not shared.live(generation, run) or shared.end is not None:
                 with cond:
                     if shared.generation == generation:
                         shared.reserved -= 1
@@ -230,6 +238,8 @@ def _worker(shared: _Shared, generation: int) -> None:
                 return
             except BaseException as exc:  # delivered to the consumer at this position
                 element, failed = exc, True
+                with cond:
+                    shared.upstream_errors.add(index)
             shared.next_pull = index + 1
             if index in shared.skip:  # consumed before the restore (deterministic=False)
                 shared.skip.discard(index)
@@ -295,6 +305,9 @@ def _prune_snapshots(shared: _Shared) -> None:
     snaps = shared.snapshots
     while len(snaps) > 1 and snaps[1][0] <= shared.lowwater:
         snaps.popleft()
+    if shared.upstream_errors and snaps:
+        oldest = snaps[0][0]
+        shared.upstream_errors = {i for i in shared.upstream_errors if i >= oldest}
 
 
 def _shutdown(shared: _Shared) -> None:
@@ -347,12 +360,13 @@ class ParallelMapIterator(DatasetIterator):
     def _ensure_started(self) -> None:
         shared = self._shared
         generation = shared.generation
-        if shared.started_generation == generation:
+        if shared.started == (generation, shared.run):
             return
-        shared.started_generation = generation
+        shared.started = (generation, shared.run)
+        shared.threads[:] = [t for t in shared.threads if t.is_alive()]
         tune_allocator()  # before the workers exist, so they share the tuned heap
         for i in range(shared.num_workers):
-            thread = threading.Thread(target=_worker, args=(shared, generation),
+            thread = threading.Thread(target=_worker, args=(shared, generation, shared.run),
                                       name=f"data-{self.op_name}-{i}", daemon=True)
             shared.threads.append(thread)
             thread.start()
@@ -412,13 +426,22 @@ class ParallelMapIterator(DatasetIterator):
                     shared.lowwater += 1
             else:
                 shared.consumed_after.add(index)
-            if shared.workers_waiting:
+            if not ok:
+                # The consumer may keep this exception (and through its traceback this
+                # iterator) for long: stop the workers now rather than when it is collected.
+                # They keep the results in hand; a later next() starts new ones.
+                shared.run += 1
+                _wake_all(shared)
+            elif shared.workers_waiting:
                 cond.notify()  # one slot freed: one worker can go on
         if ok:
             return value
-        if from_fn and isinstance(value, Exception):
-            raise element_error(self.op_name, index, value) from value
-        raise value
+        try:
+            if from_fn and isinstance(value, Exception):
+                raise element_error(self.op_name, index, value) from value
+            raise value
+        finally:
+            del value  # this frame is in the traceback: no cycle through the exception
 
     # -- checkpointing ---------------------------------------------------------------------
     def _get_state(self) -> Dict[str, Any]:
@@ -452,38 +475,58 @@ class ParallelMapIterator(DatasetIterator):
             "snapshot_position": position,
             "position": shared.lowwater,
             "consumed_after": sorted(shared.consumed_after),
+            "upstream_errors": sorted(i for i in shared.upstream_errors
+                                      if position <= i < shared.lowwater),
         }
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAM, "snapshot_position", "position",
-                     "consumed_after")
-        snapshot_position, position = int(state["snapshot_position"]), int(state["position"])
-        consumed_after = {int(i) for i in state["consumed_after"]}
-        if position < snapshot_position or any(i <= position for i in consumed_after):
-            raise MalformedStateError(
-                f"{self.op_name}: inconsistent saved positions (snapshot {snapshot_position}, "
-                f"position {position}, consumed after {sorted(consumed_after)})")
+        op, shared = self.op_name, self._shared
+        require_keys(op, state, UPSTREAM)
+        snapshot_position = state_int(op, state, "snapshot_position")
+        # A snapshot is taken every `snapshot_every` pulls, so a state this op saved never asks
+        # to replay more than that: a larger gap is a crafted state, not a long fast-forward.
+        position = state_int(op, state, "position", snapshot_position,
+                             snapshot_position + shared.snapshot_every)
+        # (deterministic=False: one slow element lets any number after it be consumed first)
+        consumed_after = set(self._positions(state, "consumed_after", position + 1, None, None))
+        errors = set(self._positions(state, "upstream_errors", snapshot_position, position - 1,
+                                     shared.snapshot_every))
         self._stop_workers()
-        shared = self._shared
         with shared.pull_lock:
-            self._restore_upstream(state[UPSTREAM], position - snapshot_position)
+            self._restore_upstream(state[UPSTREAM], snapshot_position, position, errors)
             with shared.cond:
                 shared.reset(position, snapshot_position, consumed_after,
-                             [(snapshot_position, state[UPSTREAM])])
+                             [(snapshot_position, state[UPSTREAM])], errors)
 
-    def _restore_upstream(self, snapshot: Any, steps: int) -> None:
+    def _positions(self, state: Dict[str, Any], key: str, low: int, high: Optional[int],
+                   max_len: Optional[int]) -> List[int]:
+        """Sorted distinct input positions in ``[low, high]`` (``[]`` for an older state)."""
+        values = state_list(self.op_name, state, key, max_len) if key in state else []
+        positions = [state_int(self.op_name, {key: v}, key, low, high) for v in values]
+        if len(set(positions)) != len(positions):
+            raise MalformedStateError(f"{self.op_name}: saved state field {key!r} repeats a "
+                                      "position")
+        return positions
+
+    def _restore_upstream(self, snapshot: Any, start: int, position: int,
+                          errors: Set[int]) -> None:
         self._upstream.load_state_dict(snapshot)
-        for step in range(steps):
+        for index in range(start, position):
             try:
                 next(self._upstream)  # fast-forward without applying the function
             except StopIteration:
                 raise MalformedStateError(
-                    f"{self.op_name}: the saved state needs {steps} "
-                    f"elements after its upstream snapshot but the upstream ended after {step}; "
-                    "the state does not belong to this pipeline or its input files changed"
+                    f"{self.op_name}: the saved state needs {position - start} elements after "
+                    f"its upstream snapshot but the upstream ended after {index - start}; the "
+                    "state does not belong to this pipeline or its input files changed"
                 ) from None
-            except Exception:
-                pass  # it failed the first time too, and was delivered as an error then
+            except Exception as exc:
+                if index in errors:
+                    continue  # it failed when it was first pulled too, and the consumer saw it
+                if hasattr(exc, "add_note"):  # raised as it is (an alarm stays an alarm)
+                    exc.add_note(f"{self.op_name}: raised by upstream element {index} while "
+                                 "replaying a restored iterator state")
+                raise
 
     def _close(self) -> None:
         self._finalizer()

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 
 from data import _structure
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import UPSTREAM, DatasetIterator, require_keys, state_int
 from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._args import check_int
 from data._spec import batched, unbatched
@@ -224,4 +224,4 @@ class _UnbatchIterator(DatasetIterator):
         self._upstream.load_state_dict(state[UPSTREAM])
         self._batch = state["batch"]
         self._rows = [] if self._batch is None else _structure.unbatch(self._batch)
-        self._index = int(state["index"])
+        self._index = state_int(self.op_name, state, "index", 0, len(self._rows))

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 import torch
 
 from data import options as options_lib
-from data._iterator import DatasetIterator, MalformedStateError, require_keys
+from data._iterator import DatasetIterator, MalformedStateError, require_keys, state_int
 from data.dataset import Dataset
 
 _MAGIC = b"TDCACHE1"
@@ -229,9 +229,10 @@ class _CacheIterator(DatasetIterator):
             # Snapshot + steps since: restart the first pass from its initial state and record
             # again the elements it had produced.
             require_keys(self.op_name, state, "epoch", "initial", "count")
-            self._epoch = int(state["epoch"])
+            self._epoch = state_int(self.op_name, state, "epoch")
+            count = state_int(self.op_name, state, "count")
             self._start_record(state["initial"])
-            for i in range(int(state["count"])):
+            for i in range(count):
                 try:
                     self._record(next(self._upstream))
                 except StopIteration:
@@ -248,14 +249,16 @@ class _CacheIterator(DatasetIterator):
                 raise MalformedStateError(
                     f"cache: the saved state replays the cache file {self._ds._filename!r}, "
                     "which no longer exists; restore from an earlier checkpoint or recreate it")
-            self._offset = int(state["offset"])
+            self._offset = state_int(self.op_name, state, "offset", 0,
+                                     os.path.getsize(self._ds._filename))
         else:
             require_keys(self.op_name, state, "index", "initial")
             if self._ds._memory is None:
                 with options_lib.applied(self._options):
                     self._ds._rebuild_memory(state["initial"], self._epoch)
             self._initial, self._elements = self._ds._memory
-        self._index = int(state["index"])
+        self._index = state_int(self.op_name, state, "index", 0,
+                                None if self._ds._filename else len(self._elements))
 
     def _close(self) -> None:
         self._recording = False

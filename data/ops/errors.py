@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Optional
 
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import UPSTREAM, DatasetIterator, require_keys, state_int
 from data.dataset import Dataset
 
 logger = logging.getLogger(__name__)
@@ -98,8 +98,9 @@ class _IgnoreErrorsIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, UPSTREAM, "num_ignored")
+        num_ignored = state_int(self.op_name, state, "num_ignored")
         self._upstream.load_state_dict(state[UPSTREAM])
-        self.num_ignored = int(state["num_ignored"])
+        self.num_ignored = num_ignored
 
     def _close(self) -> None:
         self._report()

@@ -13,6 +13,8 @@ from typing import Any, Callable, Optional
 import torch
 
 from data._call import call_with_element
+from data._element_seed import SeededFunction, element_seeds
+from data._sparse import SparseTensor
 from data._iterator import CountingIterator, DatasetIterator
 from data._spec import spec_of
 from data._structure import map_structure, to_leaf
@@ -44,7 +46,7 @@ class MapDataset(Dataset):
         if deterministic is not None and not isinstance(deterministic, bool):
             raise TypeError(f"map: deterministic must be None or a bool, got {deterministic!r}")
         self._input = input_dataset
-        self._fn = fn
+        self._fn = SeededFunction(fn)  # random ops in fn draw per element (data._element_seed)
         self._num_parallel_calls = num_parallel_calls
         self._deterministic = deterministic
 
@@ -52,7 +54,7 @@ class MapDataset(Dataset):
         return self._input._cardinality()
 
     def _iterator(self, epoch: int) -> DatasetIterator:
-        upstream = self._input._iterator(epoch)
+        upstream = element_seeds(self._fn, self._input._iterator(epoch), epoch)
         if self._num_parallel_calls is None:
             return _MapIterator(upstream, self._fn)
         # The pipeline's options (data.Options) decide what the arguments leave open.
@@ -95,6 +97,8 @@ def map_result(value: Any) -> Any:
 
 
 def _valid_leaf(leaf: Any) -> Any:
+    if type(leaf) in _PLAIN_TYPES:  # the common case, without to_leaf's checks
+        return leaf
     leaf = to_leaf(leaf)
     if leaf is None or isinstance(leaf, _LEAF_TYPES):
         return leaf
@@ -103,7 +107,9 @@ def _valid_leaf(leaf: Any) -> Any:
                     "numbers, strings, lists or datasets, in tuples or dicts")
 
 
-_LEAF_TYPES = (torch.Tensor, bool, int, float, complex, str, bytes, list, Dataset)
+_LEAF_TYPES = (torch.Tensor, bool, int, float, complex, str, bytes, list, Dataset,
+               SparseTensor)
+_PLAIN_TYPES = frozenset((torch.Tensor, bool, int, float, str, bytes))
 
 
 def _apply(fn: Callable[..., Any], intra_op_threads: int = 0) -> Callable[[Any], Any]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from data import options as options_lib
-from data._iterator import UPSTREAM, DatasetIterator, MalformedStateError, require_keys
+from data._iterator import (UPSTREAM, DatasetIterator, MalformedStateError, require_keys,
+                            state_bool, state_int)
 from data._seed import derive_seed
 from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._args import check_int
@@ -98,10 +99,12 @@ class _RepeatIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, "epoch", "repetition", "produced", UPSTREAM)
+        epoch = state_int(self.op_name, state, "epoch")
+        repetition = state_int(self.op_name, state, "repetition", 0,
+                               None if self._ds._count < 0 else self._ds._count)
+        produced = state_bool(self.op_name, state, "produced")
         self._close()
-        self._epoch = int(state["epoch"])
-        self._repetition = int(state["repetition"])
-        self._produced = bool(state["produced"])
+        self._epoch, self._repetition, self._produced = epoch, repetition, produced
         if state[UPSTREAM] is not None:
             self._current = self._make(self._repetition)
             self._current.load_state_dict(state[UPSTREAM])
@@ -173,8 +176,10 @@ class _TakeIterator(DatasetIterator):
         if self._final_upstream_state is not None:
             raise MalformedStateError("take: cannot load a state into an iterator that has "
                                       "finished; create a new iterator")
+        taken = state_int(self.op_name, state, "taken", 0,
+                          None if self._count < 0 else self._count)
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._taken = int(state["taken"])
+        self._taken = taken
 
 
 class SkipDataset(Dataset):
@@ -220,5 +225,7 @@ class _SkipIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, UPSTREAM, "skipped")
+        skipped = state_int(self.op_name, state, "skipped", 0,
+                            None if self._count < 0 else self._count)
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._skipped = int(state["skipped"])
+        self._skipped = skipped

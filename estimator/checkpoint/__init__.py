@@ -27,11 +27,13 @@ Restore in this fixed order: ``model`` → ``optimizers`` → ``global_step`` �
 ``input_state`` → ``rng`` last, so nothing done while restoring draws from the restored
 generators before the first resumed step does.
 
-Files: each checkpoint and then the TF-shaped text index ``checkpoint`` are written atomically
-(temp file in the same directory, fsync, ``os.replace``, directory fsync), the index last, so a
-process killed at any moment leaves the previous checkpoint loadable. Only the newest
-``keep_max`` are kept. A corrupt latest checkpoint is reported with a warning naming it and the
-previous valid one is used.
+Files: each checkpoint, its ``.sha256`` sidecar and then the TF-shaped text index ``checkpoint``
+are written atomically (exclusive temp file in the same directory, fsync, ``os.replace``,
+directory fsync), the index last, so a process killed at any moment leaves the previous
+checkpoint loadable. Only the newest ``keep_max`` are kept, and only files this library wrote
+inside ``model_dir`` are ever deleted or loaded from the index. A corrupt latest checkpoint
+(unreadable, or its sha256 differs from the sidecar's) is reported with a warning naming it and
+the previous valid one is used. Out of space: :class:`DiskFullError` naming the file and bytes.
 
 >>> import tempfile, torch
 >>> d = tempfile.mkdtemp()
@@ -52,10 +54,11 @@ import torch
 
 from estimator.checkpoint._encode import encode
 from estimator.checkpoint._files import (atomic_write, checkpoint_name, record_and_prune,
-                                   remove_stale_temp_files)
+                                         remove_stale_temp_files, write_checksum)
 from estimator.checkpoint._format import (FORMAT_VERSION, KEYS, CheckpointError,
-                                    CheckpointFormatError, CheckpointMismatchError,
-                                    CheckpointNotFoundError, CorruptCheckpointError, PathLike, few)
+                                          CheckpointFormatError, CheckpointMismatchError,
+                                          CheckpointNotFoundError, CorruptCheckpointError,
+                                          DiskFullError, PathLike, UnsafePathError, few)
 from estimator.checkpoint._load import latest_checkpoint, load
 from estimator.checkpoint._lock import ModelDirLock, ModelDirLockedError
 from estimator.checkpoint._rng import capture_rng_state, restore_rng_state
@@ -63,9 +66,10 @@ from estimator.checkpoint._warm_start import WarmStartSettings, warm_start_state
 
 __all__ = [
     "FORMAT_VERSION", "CheckpointError", "CheckpointFormatError", "CheckpointMismatchError",
-    "CheckpointNotFoundError", "CorruptCheckpointError", "ModelDirLock", "ModelDirLockedError",
-    "WarmStartSettings", "capture_rng_state", "check_model_names", "latest_checkpoint", "load",
-    "read_variables", "restore_rng_state", "save", "warm_start_state",
+    "CheckpointNotFoundError", "CorruptCheckpointError", "DiskFullError", "ModelDirLock",
+    "ModelDirLockedError", "UnsafePathError", "WarmStartSettings", "capture_rng_state",
+    "check_model_names", "latest_checkpoint", "load", "read_variables", "restore_rng_state",
+    "save", "warm_start_state",
 ]
 
 logger = logging.getLogger(__name__)
@@ -73,11 +77,13 @@ logger = logging.getLogger(__name__)
 
 # -- saving ---------------------------------------------------------------------------------
 def save(model_dir: PathLike, global_step: int, payload: Mapping[str, Any],
-         keep_max: Optional[int] = None) -> str:
+         keep_max: Optional[int] = None, keep_every_n_hours: Optional[float] = None) -> str:
     """Write ``model_dir/model.ckpt-<global_step>.pt`` atomically, index it, prune; return it.
 
     ``payload`` holds the keys of the format table (``model`` required; ``format_version`` and
-    ``global_step`` are filled in). ``keep_max`` of ``None`` or 0 keeps every checkpoint.
+    ``global_step`` are filled in). ``keep_max`` of ``None`` or 0 keeps every checkpoint;
+    ``keep_every_n_hours`` also keeps one checkpoint per that many hours (see
+    ``record_and_prune``).
     """
     model_dir = os.fspath(model_dir)
     step = _as_step(global_step)
@@ -109,10 +115,33 @@ def save(model_dir: PathLike, global_step: int, payload: Mapping[str, Any],
     remove_stale_temp_files(model_dir)
     name = checkpoint_name(step)
     path = os.path.join(model_dir, name)
-    atomic_write(path, lambda f: torch.save(record, f))
-    record_and_prune(model_dir, name, keep_max)
+    atomic_write(path, lambda f: torch.save(record, f), size_hint=lambda: _size_of(record),
+                 before_rename=lambda digest: write_checksum(path, digest))
+    record_and_prune(model_dir, name, keep_max, keep_every_n_hours)
     logger.info("Saved checkpoint for step %d to %s", step, path)
     return path
+
+
+def _size_of(value: Any) -> int:
+    """Roughly the bytes ``torch.save`` writes for ``value`` (tensor data plus a margin)."""
+    seen, total, stack = set(), 4096, [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, torch.Tensor):
+            storage = v.untyped_storage()
+            if storage.data_ptr() not in seen:
+                seen.add(storage.data_ptr())
+                total += storage.nbytes() + 256
+        elif isinstance(v, Mapping):
+            stack.extend(v.values())
+            total += 16 * len(v)
+        elif isinstance(v, (list, tuple)):
+            stack.extend(v)
+        elif isinstance(v, (str, bytes, bytearray)):
+            total += len(v)
+        else:
+            total += 16
+    return total
 
 
 def _as_step(value: Any) -> int:

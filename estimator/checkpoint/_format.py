@@ -30,6 +30,23 @@ class CheckpointMismatchError(CheckpointError, ValueError):
     """A checkpoint's variables do not match the live model's."""
 
 
+class _PathError(CheckpointError, OSError):
+    def __init__(self, code: int, message: str, filename: str) -> None:
+        super().__init__(message)
+        self.errno, self.strerror, self.filename = code, message, filename
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class DiskFullError(_PathError):
+    """A checkpoint could not be written for lack of space; names the file and the bytes."""
+
+
+class UnsafePathError(_PathError):
+    """A path in ``model_dir`` the library would write is a symlink (or otherwise unsafe)."""
+
+
 def few(names: Sequence[str], limit: int = 40) -> str:
     """``names`` joined for an error message, at most ``limit`` of them."""
     shown = ", ".join(names[:limit])

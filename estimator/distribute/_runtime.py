@@ -59,8 +59,8 @@ class Local:
     def load(self, load_fn: Callable[[], Optional[Dict[str, Any]]]) -> Optional[Dict[str, Any]]:
         return load_fn()
 
-    def writer(self, logdir: str) -> Any:
-        return LazyWriter(logdir)
+    def writer(self, logdir: str, **kwargs: Any) -> Any:
+        return LazyWriter(logdir, **kwargs)
 
     def barrier(self) -> None:
         """Wait for every rank."""
@@ -126,8 +126,8 @@ class Replicas(Local):
         # restores the very same checkpoint
         return self.distribution.broadcast_object(load_fn() if self.is_chief else None)
 
-    def writer(self, logdir: str) -> Any:
-        return super().writer(logdir) if self.is_chief else _NullLazyWriter()
+    def writer(self, logdir: str, **kwargs: Any) -> Any:
+        return super().writer(logdir, **kwargs) if self.is_chief else _NullLazyWriter()
 
     def barrier(self) -> None:
         self.distribution.barrier()

@@ -104,14 +104,20 @@ def _rebuild(chain: List[Any], top: Any) -> Any:
 
 
 def _shard_files(dataset: Any, n: int, i: int) -> Optional[Any]:
+    from data import Dataset
+
     chain = _chain(dataset, _ELEMENTWISE | _PER_FILE)
     top = chain[-1]
     names = getattr(top, "_filenames", None)
-    if isinstance(names, tuple) and all(isinstance(f, str) for f in names):  # a file reader
-        if len(names) < n:
+    if isinstance(names, (tuple, Dataset)):  # a file reader: shard the files it reads
+        if isinstance(names, tuple):
+            sharded = tuple(sorted(names))[i::n] if len(names) >= n else None
+        else:
+            sharded = _shard_files(names, n, i)
+        if sharded is None:
             return None
         reader = copy.copy(top)
-        reader._filenames = tuple(sorted(names))[i::n]
+        reader._filenames = sharded
         reader._iteration_counter = itertools.count()
         return _rebuild(chain, reader)
     if _is_file_list(top, n):

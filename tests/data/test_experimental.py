@@ -37,3 +37,18 @@ def test_shuffle_and_repeat_resumes():
     check_save_load_state(
         lambda: Dataset.range(5).apply(data.experimental.shuffle_and_repeat(3, count=3)),
         stop_points=[0, 4, 5, 6, 11, 15])
+
+
+def test_tf1_experimental_forms_match_the_methods():
+    ds = data.Dataset.range(10)
+    assert data.experimental.cardinality(ds.batch(3)) == 4
+    assert list(ds.apply(data.experimental.take_while(lambda x: x < 3))) == [0, 1, 2]
+    assert list(ds.apply(data.experimental.scan(0, lambda s, x: (s + x, s)))) == \
+        list(ds.scan(0, lambda s, x: (s + x, s)))
+    grouped = ds.apply(data.experimental.group_by_window(
+        lambda x: x % 2, lambda k, w: w.batch(5), window_size=5))
+    assert [b.tolist() for b in grouped] == [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]
+    assert list(data.experimental.Counter(2).take(2)) == [2, 3]
+    assert data.experimental.get_single_element(data.Dataset.range(1)) == 0
+    assert sorted(data.experimental.sample_from_datasets([ds.take(2), ds.skip(8)], seed=1)) == \
+        [0, 1, 8, 9]

@@ -128,3 +128,21 @@ def test_dataset_yields_image_label_pairs(tmp_path):
 def test_gzip_output_is_a_real_gzip_stream(tmp_path):
     path = mnist.write_idx(tmp_path / "x.gz", np.arange(3, dtype=np.uint8))
     assert gzip.open(path).read()[-3:] == bytes([0, 1, 2])
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_dotted_idx_names_of_common_copies_are_found(tmp_path, gzipped):
+    images, labels = _write(tmp_path, "train", gzipped=gzipped)
+    for name in os.listdir(tmp_path):  # train-images-idx3-ubyte -> train-images.idx3-ubyte
+        os.rename(tmp_path / name, tmp_path / name.replace("-idx", ".idx"))
+    x, y = mnist.load(tmp_path, "train")
+    assert y.tolist() == labels.tolist()
+    np.testing.assert_allclose(x[..., 0].numpy(), images / 255.0, rtol=1e-6)
+
+
+def test_canonical_name_wins_over_dotted_name(tmp_path):
+    _write(tmp_path, "test")
+    os.rename(tmp_path / "t10k-labels-idx1-ubyte", tmp_path / "t10k-labels.idx1-ubyte")
+    mnist.write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.full(5, 7, np.uint8))
+    _, y = mnist.load(tmp_path, "test")
+    assert y.tolist() == [7] * 5

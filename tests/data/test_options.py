@@ -118,6 +118,11 @@ def test_with_options_copies_its_argument_and_keeps_the_stream():
     ds = data.Dataset.range(4).with_options(options)
     options.deterministic = True  # later changes to the caller's object do not leak in
     assert ds.options().deterministic is False
+    options.threading.private_threadpool_size = 2
+    ds = ds.with_options(options)
+    ds.options()
+    options.threading.private_threadpool_size = 3  # still the caller's, still mutable
+    assert ds.options().threading.private_threadpool_size == 2
     assert list(ds) == [0, 1, 2, 3]
 
 
@@ -210,3 +215,32 @@ def test_autotune_disabled_keeps_buffers_at_their_start_size():
 def test_ram_budget_bounds_buffer_growth():
     ds = data.Dataset.range(30).map(_slow_big, num_parallel_calls=2)
     assert _peak_capacity(_with(ds, autotune__ram_budget=5 * 256 * 1024), 30) <= 5
+
+
+def test_tf1_optimization_options_are_accepted_and_autotune_spelling_is_used():
+    options = data.Options()
+    options.experimental_optimization.map_parallelization = True
+    options.experimental_optimization.map_and_batch_fusion = False
+    options.experimental_slack = True
+    options.experimental_optimization.autotune_cpu_budget = 3
+    ds = data.Dataset.range(40).map(
+        lambda x: (time.sleep(0.002), threading.current_thread().name)[1:],
+        num_parallel_calls=data.AUTOTUNE).with_options(options)
+    assert len(_thread_names(ds)) == 3
+    with pytest.raises(TypeError, match='Property "map_fusion" must be of type bool'):
+        options.experimental_optimization.map_fusion = "yes"
+
+
+def test_tf1_autotune_false_keeps_buffers_fixed():
+    ds = data.Dataset.range(30).map(_slow_big, num_parallel_calls=2)
+    options = data.Options()
+    options.experimental_optimization.autotune = False
+    assert _peak_capacity(ds.with_options(options), 30) == 4
+
+
+def test_options_reach_datasets_that_interleave_opens():
+    inner = lambda x: data.Dataset.range(6).map(_slow_first, num_parallel_calls=2)  # noqa: E731
+    ds = data.Dataset.range(1).interleave(inner, cycle_length=1)
+    assert list(ds) == list(range(6))
+    out = list(_with(ds, deterministic=False))
+    assert sorted(out) == list(range(6)) and out[0] != 0

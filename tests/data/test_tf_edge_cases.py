@@ -290,3 +290,34 @@ def test_datasets_as_components():
     spec = Dataset.from_tensors(Dataset.range(3)).element_spec
     assert spec == data.DatasetSpec(data.TensorSpec((), torch.int64))
     assert list(Dataset.range(3).map(lambda x: Dataset.range(x)).flat_map(lambda d: d)) == [0, 0, 1]
+
+
+# -- pandas input (optional dependency) --------------------------------------------------------
+def test_from_tensor_slices_of_pandas_series_and_dataframes():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5]})
+    rows = list(Dataset.from_tensor_slices(df))
+    assert [r.tolist() for r in rows] == [[1.0, 0.5], [2.0, 1.5], [3.0, 2.5]]
+    assert rows[0].dtype == torch.float64  # as tf.data: the DataFrame's common dtype
+    assert [int(v) for v in Dataset.from_tensor_slices(df["a"])] == [1, 2, 3]
+    names = pd.Series(["x", "y", "z"], index=[5, 6, 7])  # the index is not used
+    assert list(Dataset.from_tensor_slices(names)) == ["x", "y", "z"]
+    pairs = list(Dataset.from_tensor_slices((dict(df), df["a"])))
+    assert [({k: float(v) for k, v in f.items()}, int(y)) for f, y in pairs] == [
+        ({"a": 1.0, "b": 0.5}, 1), ({"a": 2.0, "b": 1.5}, 2), ({"a": 3.0, "b": 2.5}, 3)]
+    spec = Dataset.from_tensor_slices(dict(df)).element_spec
+    assert spec == {"a": data.TensorSpec((), torch.int64), "b": data.TensorSpec((), torch.float64)}
+
+
+def test_from_tensor_slices_of_a_mixed_dataframe_points_to_dict():
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match=r"pass dict\(df\)"):
+        Dataset.from_tensor_slices(pd.DataFrame({"a": [1, 2], "s": ["u", "v"]}))
+
+
+def test_parallel_interleave_over_dataset_elements_resumes_through_a_checkpoint():
+    make = lambda: Dataset.range(5).map(lambda x: Dataset.range(x)).interleave(  # noqa: E731
+        lambda d: d, cycle_length=2, num_parallel_calls=data.AUTOTUNE)
+    # tf.data 2.21 gives this order too.
+    check_save_load_state(make, expected=[0, 0, 1, 0, 1, 0, 2, 1, 2, 3],
+                          stop_points=range(0, 11, 2))

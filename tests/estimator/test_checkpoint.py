@@ -28,7 +28,8 @@ def _model(seed: int = 0) -> dict:
 
 
 def _files(d) -> list:
-    return sorted(os.listdir(d))
+    """The files in ``d`` but the ``.sha256`` sidecars (checked on their own below)."""
+    return sorted(e for e in os.listdir(d) if not e.endswith(".sha256"))
 
 
 def _index(d) -> str:
@@ -99,7 +100,7 @@ def test_index_is_written_after_the_checkpoint_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", recording_replace)
     ckpt.save(tmp_path, 5, {"model": _model()})
-    assert replaced == ["model.ckpt-5.pt", "checkpoint"]
+    assert replaced == ["model.ckpt-5.pt.sha256", "model.ckpt-5.pt", "checkpoint"]
 
 
 def test_crash_before_rename_keeps_previous_checkpoint(tmp_path, monkeypatch):

@@ -121,9 +121,13 @@ def test_predict_unknown_key_raises(model):
         list(model.predict(input_fn(), predict_keys=["nope"]))
 
 
-def test_evaluate_without_a_checkpoint_raises(model):
-    with pytest.raises(ValueError, match="Could not find trained model"):
-        model.evaluate(input_fn())
+def test_evaluate_without_a_checkpoint_runs_from_the_initial_values_and_logs(model, caplog):
+    with caplog.at_level(logging.INFO, logger="estimator"):
+        results = model.evaluate(input_fn())
+    assert "Could not find trained model in model_dir" in caplog.text
+    assert "running initialization to evaluate" in caplog.text
+    assert results["global_step"] == 0 and 0 <= results["accuracy"] <= 1
+    assert model.latest_checkpoint() is None  # nothing was written
 
 
 def test_model_fn_returning_something_else_raises_type_error(tmp_path):
@@ -138,9 +142,9 @@ def test_model_fn_without_labels_argument_but_labelled_input_raises(tmp_path):
         bad.train(input_fn())
 
 
-def test_model_fn_must_take_features():
-    with pytest.raises(ValueError, match="must take an argument named 'features'"):
-        est.Estimator(lambda x, labels: None, config=CPU).train(input_fn())
+def test_model_fn_must_take_features_checked_at_construction():
+    with pytest.raises(ValueError, match="must include features argument"):
+        est.Estimator(lambda x, labels: None, config=CPU)
 
 
 def test_params_and_config_reach_model_fn_and_input_fn(tmp_path):
@@ -165,6 +169,8 @@ def test_root_module_mode_and_autograd_follow_estimator_mode(tmp_path):
         net = est.get_module("net", lambda: nn.Sequential(nn.Linear(4, 2), nn.Dropout(0.5)))
         modes.append((mode, net.training, net[1].training, torch.is_grad_enabled()))
         logits = net(features)
+        if mode == est.ModeKeys.PREDICT:
+            return est.EstimatorSpec(mode, predictions=logits)
         loss = F.cross_entropy(logits, labels)
         return est.EstimatorSpec(mode, loss=loss, predictions=logits,
                                  train_op=est.train.AdamOptimizer().minimize(

@@ -126,15 +126,62 @@ def test_nan_tensor_hook_checked_every_n_iter_still_names_the_first_step(tmp_pat
 
 
 def test_nan_tensor_hook_without_failing_requests_a_stop(tmp_path, caplog):
+    # The hook warns and stops at step 3; as in TF (whose Estimator always adds a failing
+    # NanTensorHook), the run still ends in NanLossDuringTrainingError, and nothing is saved.
     model = est.Estimator(make_model_fn(loss_fn=nan_from_step_3), str(tmp_path), config=CPU)
+    steps = []
+
+    class Steps(est.SessionRunHook):
+        def after_run(self, run_context, run_values):
+            steps.append(run_context.session.global_step)
+
     with caplog.at_level(logging.WARNING, logger="estimator"):
-        model.train(input_fn(), hooks=[est.NanTensorHook(fail_on_nan_loss=False)])
-    assert "non-finite at global step 3" in caplog.text
-    assert model.get_variable_value("global_step") == 3
+        with pytest.raises(est.NanLossDuringTrainingError, match="before saving"):
+            model.train(input_fn(), hooks=[
+                est.NanTensorHook(fail_on_nan_loss=False, every_n_iter=1), Steps()])
+    assert "non-finite at global step 3; stopping" in caplog.text
+    assert steps == [1, 2, 3]
+    assert model.latest_checkpoint() is None
 
 
 def test_the_loop_catches_a_nan_loss_on_logging_steps(tmp_path):
     config = CPU.replace(log_step_count_steps=2)
     model = est.Estimator(make_model_fn(loss_fn=nan_from_step_3), str(tmp_path), config=config)
-    with pytest.raises(est.NanLossDuringTrainingError, match="at global step 4"):
+    # Found on logging step 4, naming the first bad step, which the device recorded.
+    with pytest.raises(est.NanLossDuringTrainingError,
+                       match=r"non-finite \(NaN or inf\) at global step 3 \(found at step 4"):
         model.train(input_fn())
+
+
+def test_nan_tensor_hook_reads_the_device_only_on_logging_steps(tmp_path, monkeypatch):
+    reads = []
+    real = est.hooks.FirstNonFinite.first_bad_step
+    monkeypatch.setattr(est.hooks.FirstNonFinite, "first_bad_step",
+                        lambda self: reads.append(1) or real(self))
+    hook = est.NanTensorHook()
+    config = CPU.replace(log_step_count_steps=5)
+    est.Estimator(make_model_fn(), str(tmp_path), config=config).train(input_fn(), hooks=[hook])
+    # 10 steps: the hook reads at steps 1, 5, 10 and at the end; the loop at its log steps
+    # (1, 5, 10) and before its one save (10).
+    assert len(reads) == 4 + 4
+
+
+def test_first_non_finite_names_the_first_bad_step():
+    watch = est.hooks.FirstNonFinite()
+    assert watch.first_bad_step() is None
+    for step, loss in enumerate([0.5, 1.0, float("inf"), float("nan"), 2.0], start=1):
+        watch.record(torch.tensor([loss, 0.0]), step)
+    assert watch.first_bad_step() == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_first_non_finite_records_without_a_host_sync_on_cuda():
+    losses = [torch.tensor(v, device="cuda") for v in (1.0, 2.0, float("nan"), 3.0)]
+    watch = est.hooks.FirstNonFinite()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for step, loss in enumerate(losses, start=1):
+            watch.record(loss, step)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert watch.first_bad_step() == 3

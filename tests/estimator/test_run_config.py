@@ -47,7 +47,12 @@ def test_config_is_frozen():
 
 
 @pytest.mark.parametrize("field", ["save_summary_steps", "log_step_count_steps",
-                                   "save_checkpoints_steps"])
-def test_non_positive_intervals_raise_naming_the_field(field):
+                                   "save_checkpoints_steps", "save_checkpoints_secs"])
+def test_negative_intervals_raise_naming_the_field(field):
     with pytest.raises(ValueError, match=field):
-        RunConfig(**{field: 0})
+        RunConfig(**{field: -1})
+
+
+def test_log_step_count_steps_zero_raises_as_in_tf():
+    with pytest.raises(ValueError, match="log_step_count_steps"):
+        RunConfig(log_step_count_steps=0)

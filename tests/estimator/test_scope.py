@@ -60,13 +60,24 @@ def test_auto_names_count_per_call_like_tf():
         "s/dense/bias"]
 
 
-def test_explicit_name_shares_the_layer_within_a_call():
+def test_explicit_name_twice_in_a_call_without_reuse_raises_already_exists():
     scope = ModelScope()
     with scope.call("train"):
-        a = layers.dense(torch.ones(1, 2), 2, name="shared")
-        b = layers.dense(torch.ones(1, 2), 2, name="shared")
+        layers.dense(torch.ones(1, 2), 2, name="shared")
+        with pytest.raises(ValueError, match="Variable shared already exists, disallowed"):
+            layers.dense(torch.ones(1, 2), 2, name="shared")
+
+
+def test_explicit_name_under_reuse_shares_the_layer_within_a_call():
+    scope = ModelScope()
+    x = torch.randn(3, 2)
+    with scope.call("train"):
+        with est.variable_scope("s"):
+            a = layers.dense(x, 2, name="shared")
+        with est.variable_scope("s", reuse=True):
+            b = layers.dense(x, 2, name="shared")
     assert torch.equal(a, b)
-    assert scope.variable_names() == ["shared/kernel", "shared/bias"]
+    assert scope.variable_names() == ["s/shared/kernel", "s/shared/bias"]
 
 
 def test_current_scope_outside_model_fn_raises_clearly():

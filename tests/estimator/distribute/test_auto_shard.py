@@ -159,3 +159,16 @@ def test_per_rank_input_states_resume_only_with_the_same_world_size(caplog):
         assert input_state_for(saved, None) is None
     assert caplog.text.count("written by 2 process(es)") == 2
     assert input_state_for({"pos": 5}, None) == {"pos": 5}  # a single-process checkpoint
+
+
+def test_tfrecord_dataset_is_sharded_by_file(tmp_path):
+    paths = []
+    for i in range(3):
+        path = str(tmp_path / f"part-{i}.tfrecord")
+        with data.io.TFRecordWriter(path) as writer:
+            for j in range(2):
+                writer.write(f"{i}-{j}".encode())
+        paths.append(path)
+    sharded, how = auto_shard(data.TFRecordDataset(paths).map(bytes.decode), 2, 0)
+    assert how == "FILE"
+    assert list(sharded) == ["0-0", "0-1", "2-0", "2-1"]
