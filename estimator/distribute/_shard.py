@@ -142,11 +142,17 @@ def _shard_elements(dataset: Any, n: int, i: int) -> Any:
     return _rebuild(chain, ShardDataset(chain[-1], n, i))
 
 
-class _EveryNth:
+class _EveryNth(Iterator[Any]):
     """Batches ``i, i + n, ...`` of any iterable input."""
 
     def __init__(self, source: Any, n: int, i: int) -> None:
-        self._it = itertools.islice(iter(source), i, None, n)
+        self._source = iter(source)
+        self._it = itertools.islice(self._source, i, None, n)
 
-    def __iter__(self) -> Iterator[Any]:
-        return self._it
+    def __next__(self) -> Any:
+        return next(self._it)
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
+        if callable(close):
+            close()

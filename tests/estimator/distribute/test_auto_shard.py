@@ -100,6 +100,9 @@ def test_hint_policy_is_refused_clearly():
 def test_an_iterable_that_is_not_a_dataset_is_dealt_out_batch_by_batch():
     sharded, how = auto_shard([0, 1, 2, 3, 4], 2, 0)
     assert how == "DATA" and list(sharded) == [0, 2, 4]
+    batches = open_input(lambda: [0, 1, 2, 3, 4], "train", {}, est.RunConfig(device="cpu"), None,
+                         _rank(1))
+    assert [next(batches), next(batches)] == [1, 3]
 
 
 @settings(max_examples=30, deadline=None)
