@@ -8,14 +8,15 @@
 __distribution__ = "torch-estimator"
 __version__ = "0.1.0"
 
-from estimator import (checkpoint, experimental, export, feature_column, inputs, layers,
-                       losses, metrics, nn, summary, train)
+from estimator import (checkpoint, distribute, experimental, export, feature_column, inputs,
+                       layers, losses, metrics, nn, summary, train)
 from estimator._named import identity
 from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
                               DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
                               DNNRegressor, LinearClassifier, LinearRegressor)
 from estimator._train_step import clip_by_global_norm
 from estimator.checkpoint import WarmStartSettings
+from estimator.distribute import DistributeConfig, InputContext
 from estimator.estimator import Estimator
 from estimator.extenders import add_metrics
 from estimator.exporter import BestExporter, Exporter, FinalExporter, LatestExporter
@@ -43,6 +44,7 @@ __all__ = [
     "DNNLinearCombinedClassifier",
     "DNNLinearCombinedRegressor",
     "DNNRegressor",
+    "DistributeConfig",
     "Estimator",
     "EstimatorSpec",
     "EvalSpec",
@@ -50,6 +52,7 @@ __all__ = [
     "FinalExporter",
     "FinalOpsHook",
     "InMemoryEvaluatorHook",
+    "InputContext",
     "LatestExporter",
     "LinearClassifier",
     "LinearRegressor",
@@ -75,6 +78,7 @@ __all__ = [
     "add_metrics",
     "checkpoint",
     "clip_by_global_norm",
+    "distribute",
     "experimental",
     "export",
     "feature_column",

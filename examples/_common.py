@@ -103,10 +103,11 @@ def batches(num_examples: int, batch_size: int, num_epochs: Optional[int] = 1) -
 
 
 def write_metrics(results: Dict[str, Any], path: Optional[str]) -> None:
-    """Print the evaluation results and, with a path, write them as JSON."""
+    """Print the evaluation results and, with a path, write them as JSON (under torchrun:
+    rank 0 writes; every rank has the same results)."""
     clean = {k: (v.item() if hasattr(v, "item") else v) for k, v in results.items()}
     print(json.dumps(clean, sort_keys=True))
-    if path:
+    if path and os.environ.get("RANK", "0") == "0":
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
             json.dump(clean, f, indent=2, sort_keys=True)
