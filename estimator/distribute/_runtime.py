@@ -32,8 +32,13 @@ _RANK_RNG = "rng_by_rank"
 class _NullWriter:
     """Stands in for a ``SummaryWriter`` on ranks other than 0."""
 
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
+    # Any attribute, call or attribute of a result (writer.file_writer.add_summary(...),
+    # writer._get_file_writer().add_event(...)) is this writer again, and does nothing.
+    def __getattr__(self, name: str) -> "_NullWriter":
+        return self
+
+    def __call__(self, *args: Any, **kwargs: Any) -> "_NullWriter":
+        return self
 
 
 class _NullLazyWriter:
