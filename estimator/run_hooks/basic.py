@@ -67,7 +67,9 @@ class StepCounterHook(SessionRunHook):
                     writer.add_scalar("global_step/sec", rate, step)
                 logger.info("global_step/sec: %g", rate)
         if step == self._last_step:
-            logger.warning("It seems that the global step has not been increased: %s", step)
+            logger.warning("It seems that the global step has not been increased: %s (the train "
+                           "op must advance it: minimize(loss, global_step=est.train."
+                           "get_global_step()))", step)
         self._last_step = step
 
     def end(self, session: Any) -> None:
