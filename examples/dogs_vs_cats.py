@@ -101,7 +101,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     # A 125-step run: summaries every 5 steps make curves, not two points; a checkpoint every 25
     # steps means an interrupted run resumes close to where it stopped.
     _common.add_common_flags(parser, train_steps=None, batch_size=64, learning_rate=1e-3,
-                             summary_steps=5, checkpoint_steps=25)
+                             summary_steps=5, checkpoint_steps=25, log_steps=25)
     return parser.parse_args(argv)
 
 
