@@ -32,6 +32,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 
+from data._take import take_rows
+
 __all__ = ["numpy_input_fn", "pandas_input_fn"]
 
 _SHUFFLE_MESSAGE = ("shuffle must be provided and explicitly set as boolean (it is recommended "
@@ -138,7 +140,7 @@ class ArrayBatchIterator(Iterator[Any]):
         batch = {}
         for key, column in src._columns.items():
             if isinstance(column, torch.Tensor):
-                batch[key] = column[index] if isinstance(index, slice) else column.index_select(0, index)
+                batch[key] = column[index] if isinstance(index, slice) else take_rows(column, index)
             else:
                 picked = column[index] if isinstance(index, slice) else column[index.numpy()]
                 batch[key] = picked.tolist()
