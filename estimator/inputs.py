@@ -32,8 +32,6 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 
-from data._take import take_rows
-
 __all__ = ["numpy_input_fn", "pandas_input_fn"]
 
 _SHUFFLE_MESSAGE = ("shuffle must be provided and explicitly set as boolean (it is recommended "
@@ -135,6 +133,7 @@ class ArrayBatchIterator(Iterator[Any]):
         stop = self._position + src.batch_size
         if total is not None:
             stop = min(stop, total)
+        from data._take import take_rows  # here: estimator imports before `data` is vetted
         index = self._indices(self._position, stop)
         self._position = stop
         batch = {}
