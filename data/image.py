@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     _simplejpeg = None
 
 __all__ = [
+    "DCT_METHODS",
     "DecodeError",
     "jpeg_decoder",
     "convert_image_dtype",

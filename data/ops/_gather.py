@@ -1,4 +1,4 @@
-"""Whole-batch gathering: ``batch`` straight over ``from_tensor_slices``, or over a ``shuffle`` of it.
+"""Whole-batch gathering: ``batch`` over ``from_tensor_slices``, or over a ``shuffle`` of it.
 
 The elements of such a batch are rows of the source's columns, so the batch is gathered with
 one ``index_select`` per column (a slice for an unshuffled source) instead of taking rows one

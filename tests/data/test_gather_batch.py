@@ -13,7 +13,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import data
 from data import Dataset, MalformedStateError
 from data._take import copy_rows, take_rows
 from data.ops.batch import _BatchIterator
