@@ -6,10 +6,12 @@ libjpeg-turbo/libpng without the GIL, so a threaded ``map`` decodes on every cor
 JPEG decoder: when the optional ``simplejpeg`` package is installed (``pip install
 torch-estimator[fast]``), baseline/progressive YCbCr and grayscale JPEGs are decoded by it
 straight into the tensor's memory; everything else (other formats, CMYK, files it rejects)
-goes through Pillow. Both drive libjpeg-turbo with the same settings and give bit-identical
-pixels (also at ``ratio`` > 1), but the direct path skips Pillow's per-image Python work and a
-copy: measured on 500x375 photos, 610 -> 470 us per full decode and 360 -> 305 us at
-``ratio=8``. ``DATA_JPEG_DECODER=pil`` in the environment forces Pillow.
+goes through Pillow. The direct path decodes with libjpeg's fast integer DCT by default, as TF
+does (``dct_method=""``), and gives TF's pixels exactly; Pillow has only the accurate DCT
+(TF's ``dct_method="INTEGER_ACCURATE"``, which both paths give bit-identically, also at
+``ratio`` > 1). The direct path also skips Pillow's per-image Python work and a copy: measured
+on 500x375 photos, 610 -> 470 us per full (accurate) decode and 360 -> 305 us at ``ratio=8``.
+``DATA_JPEG_DECODER=pil`` in the environment forces Pillow.
 
 >>> import io, torch
 >>> from PIL import Image
@@ -41,6 +43,7 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     _simplejpeg = None
 
 __all__ = [
+    "DCT_METHODS",
     "DecodeError",
     "jpeg_decoder",
     "convert_image_dtype",
@@ -51,6 +54,8 @@ __all__ = [
 ]
 
 _RATIOS = (1, 2, 4, 8)
+#: ``decode_jpeg``'s ``dct_method`` values, as TF's (``""``: the fast integer DCT).
+DCT_METHODS = ("", "INTEGER_FAST", "INTEGER_ACCURATE")
 
 _CHANNEL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
@@ -122,8 +127,8 @@ def _check_image_size(op: str, contents: bytes, height: int, width: int) -> None
                   stacklevel=3)
 
 
-def _decode_jpeg_direct(op: str, contents: bytes, channels: int,
-                        ratio: int) -> Optional[torch.Tensor]:
+def _decode_jpeg_direct(op: str, contents: bytes, channels: int, ratio: int,
+                        fast_dct: bool) -> Optional[torch.Tensor]:
     """Decode with simplejpeg, or ``None`` when it is absent, disabled or cannot decode these
     bytes (the caller then uses Pillow, which also produces the error for a bad file)."""
     if (_simplejpeg is None or contents[:2] != _JPEG_SOI
@@ -143,7 +148,7 @@ def _decode_jpeg_direct(op: str, contents: bytes, channels: int,
                       else _SIMPLEJPEG_SPACES[space])
         # simplejpeg picks the smallest DCT scale M/8 whose output is at least this large:
         # M = 8 / ratio (checked above), giving ceil(size / ratio) as TF's `ratio` does.
-        array = _simplejpeg.decode_jpeg(contents, colorspace,
+        array = _simplejpeg.decode_jpeg(contents, colorspace, fastdct=fast_dct,
                                         min_height=-(-height // ratio) if ratio > 1 else 0,
                                         min_width=-(-width // ratio) if ratio > 1 else 0)
     except Exception:  # noqa: BLE001 - any failure means "let Pillow try"
@@ -152,7 +157,7 @@ def _decode_jpeg_direct(op: str, contents: bytes, channels: int,
 
 
 def _decode(op: str, contents: bytes, channels: int, ratio: int,
-            formats: Optional[Tuple[str, ...]]) -> torch.Tensor:
+            formats: Optional[Tuple[str, ...]], fast_dct: bool = True) -> torch.Tensor:
     tune_allocator()
     if isinstance(contents, torch.Tensor):
         contents = contents.numpy().tobytes()
@@ -160,7 +165,7 @@ def _decode(op: str, contents: bytes, channels: int, ratio: int,
         raise TypeError(f"{op}: contents must be bytes (e.g. from data.io.read_file), "
                         f"got {type(contents).__name__}")
     if channels != 4 and (formats is None or "JPEG" in formats):
-        image = _decode_jpeg_direct(op, contents, channels, ratio)
+        image = _decode_jpeg_direct(op, contents, channels, ratio, fast_dct)
         if image is not None:
             return image
     try:
@@ -192,7 +197,9 @@ def _decode(op: str, contents: bytes, channels: int, ratio: int,
     return _to_tensor(image)
 
 
-def decode_jpeg(contents: bytes, channels: int = 0, ratio: int = 1) -> torch.Tensor:
+def decode_jpeg(contents: bytes, channels: int = 0, ratio: int = 1, fancy_upscaling: bool = True,
+                try_recover_truncated: bool = False, acceptable_fraction: float = 1,
+                dct_method: str = "") -> torch.Tensor:
     """Decode a JPEG into a ``uint8`` tensor of shape ``(H, W, C)``, like ``tf.io.decode_jpeg``.
 
     Args:
@@ -200,6 +207,14 @@ def decode_jpeg(contents: bytes, channels: int = 0, ratio: int = 1) -> torch.Ten
         channels: 0 keeps the file's channels (1 for grayscale, else 3); 1 or 3 force them.
         ratio: 1, 2, 4 or 8: decode at ``1/ratio`` of the size (``ceil(W / ratio)`` wide)
             by scaling in the DCT domain, much faster than a full decode then a resize.
+        fancy_upscaling, try_recover_truncated, acceptable_fraction: accepted for
+            compatibility; TF's defaults are what happens.
+        dct_method: as TF's: ``""`` (the default) or ``"INTEGER_FAST"`` decode with libjpeg's
+            fast integer DCT, giving TF's default pixels exactly (with ``simplejpeg``
+            installed; Pillow has only the accurate DCT, whose pixels differ from the fast
+            one's by a few levels); ``"INTEGER_ACCURATE"`` with the accurate integer DCT,
+            TF's ``INTEGER_ACCURATE`` pixels exactly. At ``ratio`` 4 and 8 both give the same
+            pixels, as in TF.
 
     Raises:
         DecodeError: the bytes are not a decodable image; names the file when it came from
@@ -208,7 +223,11 @@ def decode_jpeg(contents: bytes, channels: int = 0, ratio: int = 1) -> torch.Ten
     _check_channels("decode_jpeg", channels, (0, 1, 3))
     if ratio not in _RATIOS:
         raise ValueError(f"decode_jpeg: ratio must be one of {_RATIOS}, got {ratio!r}")
-    return _decode("decode_jpeg", contents, channels, ratio, None)
+    if dct_method not in DCT_METHODS:
+        raise ValueError(f"decode_jpeg: dct_method must be one of {DCT_METHODS}, got "
+                         f"{dct_method!r}")
+    return _decode("decode_jpeg", contents, channels, ratio, None,
+                   fast_dct=dct_method != "INTEGER_ACCURATE")
 
 
 def decode_png(contents: bytes, channels: int = 0) -> torch.Tensor:

@@ -133,12 +133,13 @@ class ArrayBatchIterator(Iterator[Any]):
         stop = self._position + src.batch_size
         if total is not None:
             stop = min(stop, total)
+        from data._take import take_rows  # here: estimator imports before `data` is vetted
         index = self._indices(self._position, stop)
         self._position = stop
         batch = {}
         for key, column in src._columns.items():
             if isinstance(column, torch.Tensor):
-                batch[key] = column[index] if isinstance(index, slice) else column.index_select(0, index)
+                batch[key] = column[index] if isinstance(index, slice) else take_rows(column, index)
             else:
                 picked = column[index] if isinstance(index, slice) else column[index.numpy()]
                 batch[key] = picked.tolist()

@@ -1,10 +1,9 @@
 """``extract_jpeg_shape`` and ``decode_and_crop_jpeg``, as ``tf.image``'s.
 
 TF decodes with libjpeg's fast integer DCT unless ``dct_method="INTEGER_ACCURATE"``.
-``decode_and_crop_jpeg`` follows that: with the optional ``simplejpeg`` package its default
-(``dct_method=""`` or ``"INTEGER_FAST"``) decodes with the fast DCT and gives TF's pixels
-exactly; ``"INTEGER_ACCURATE"``, ``ratio`` > 1, 4 channels, or no ``simplejpeg`` decode through
-``data.image.decode_jpeg`` (the accurate DCT: TF's ``INTEGER_ACCURATE`` pixels).
+``decode_and_crop_jpeg`` decodes through ``data.image.decode_jpeg`` with the same
+``dct_method``, which gives TF's pixels for either (the fast DCT needs the optional
+``simplejpeg`` package; without it the pixels are the accurate DCT's).
 
 The crop is cut from the decoded image. TF decodes only the window (libjpeg's cropped
 decode), which upsamples the chroma at the window's right edge as at an image edge: when the
@@ -99,21 +98,8 @@ def decode_and_crop_jpeg(contents: bytes, crop_window: Sequence[int], channels: 
                                else crop_window)]
     if len(window) != 4:
         raise ValueError(f"{op}: crop_window must be [y, x, height, width], got {window}")
-    data = _contents(op, contents)
-    image = None
-    if (_simplejpeg is not None and dct_method != "INTEGER_ACCURATE" and ratio == 1
-            and channels in (0, 1, 3)):
-        try:
-            space = _simplejpeg.decode_jpeg_header(data)[2]
-            if space in ("YCbCr", "Gray"):
-                colorspace = {1: "GRAY", 3: "RGB"}.get(channels) or (
-                    "GRAY" if space == "Gray" else "RGB")
-                image = torch.from_numpy(_simplejpeg.decode_jpeg(data, colorspace,
-                                                                 fastdct=True))
-        except Exception:  # noqa: BLE001 - decode_jpeg below reports a bad file
-            image = None
-    if image is None:
-        image = decode_jpeg(contents, channels=channels, ratio=ratio)
+    image = decode_jpeg(contents, channels=channels, ratio=ratio,
+                        dct_method=dct_method)
     y, x, h, w = window
     height, width = image.shape[0], image.shape[1]
     if y < 0 or x < 0 or h <= 0 or w <= 0 or y + h > height or x + w > width:

@@ -39,6 +39,11 @@ class BatchDataset(Dataset):
         return n // size if self._drop_remainder else -(-n // size)
 
     def _iterator(self, epoch: int) -> DatasetIterator:
+        if type(self) is BatchDataset:  # rows of in-memory tensors: gather whole batches
+            from data.ops._gather import gather_iterator
+            gathering = gather_iterator(self, epoch)
+            if gathering is not None:
+                return gathering
         return _BatchIterator(self, self._input._iterator(epoch))
 
     def _spec(self) -> Any:

@@ -33,9 +33,9 @@ def _encode(image, fmt, **kw):
 
 
 # -- decoding ----------------------------------------------------------------------------------
-def test_decode_jpeg_matches_pillow_full_decode():
+def test_decode_jpeg_accurate_dct_matches_pillow_full_decode():
     raw = _encode(_smooth_rgb(64, 48), "JPEG", quality=90)
-    image = decode_jpeg(raw, channels=3)
+    image = decode_jpeg(raw, channels=3, dct_method="INTEGER_ACCURATE")
     assert image.dtype == torch.uint8 and image.shape == (48, 64, 3)
     reference = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
     assert np.array_equal(image.numpy(), reference)
@@ -150,7 +150,7 @@ def _decode_with_pillow(monkeypatch, raw, channels, ratio=1):
 def test_decode_jpeg_simplejpeg_and_pillow_give_identical_pixels(monkeypatch, channels, ratio):
     pytest.importorskip("simplejpeg")
     for name, raw in _jpeg_variants().items():
-        direct = decode_jpeg(raw, channels=channels, ratio=ratio)
+        direct = decode_jpeg(raw, channels=channels, ratio=ratio, dct_method="INTEGER_ACCURATE")
         reference = _decode_with_pillow(monkeypatch, raw, channels, ratio)
         assert direct.dtype == torch.uint8 and direct.is_contiguous(), name
         assert direct.shape == reference.shape, name
@@ -166,8 +166,8 @@ def test_decode_jpeg_uses_simplejpeg_without_pillow_when_installed(monkeypatch):
     def no_pillow(*args, **kwargs):
         raise AssertionError("Pillow was used although simplejpeg can decode this JPEG")
     monkeypatch.setattr(data.image.Image, "open", no_pillow)
-    assert torch.equal(decode_jpeg(raw, channels=3), expected)
-    assert torch.equal(decode_image(raw, channels=3), expected)
+    assert torch.equal(decode_jpeg(raw, channels=3, dct_method="INTEGER_ACCURATE"), expected)
+    assert torch.equal(decode_image(raw, channels=3), decode_jpeg(raw, channels=3))
 
 
 def test_decoder_env_var_pil_forces_pillow(monkeypatch):
@@ -229,7 +229,7 @@ def test_decode_jpeg_images_a_few_pixels_wide_match_the_pillow_path(monkeypatch,
     for width, height in [(3, 3), (5, 7), (6, 2), (2, 9), (7, 7)]:
         raw = _encode(Image.fromarray(np.random.default_rng(width).integers(
             0, 256, (height, width, 3), dtype=np.uint8)), "JPEG")
-        direct = decode_jpeg(raw, channels=3, ratio=ratio)
+        direct = decode_jpeg(raw, channels=3, ratio=ratio, dct_method="INTEGER_ACCURATE")
         reference = _decode_with_pillow(monkeypatch, raw, 3, ratio)
         if direct.shape == reference.shape:
             assert torch.equal(direct, reference), (width, height)
@@ -243,7 +243,7 @@ def test_decode_jpeg_images_a_few_pixels_wide_match_the_pillow_path(monkeypatch,
 def test_decode_jpeg_ratio_shape_is_ceil_on_both_paths(width, height, ratio, channels):
     raw = _encode(_smooth_rgb(width, height), "JPEG")
     want = (math.ceil(height / ratio), math.ceil(width / ratio))
-    direct = decode_jpeg(raw, channels=channels, ratio=ratio)
+    direct = decode_jpeg(raw, channels=channels, ratio=ratio, dct_method="INTEGER_ACCURATE")
     with pytest.MonkeyPatch.context() as m:
         m.setenv(data.image.DECODER_ENV_VAR, "pil")
         reference = decode_jpeg(raw, channels=channels, ratio=ratio)
