@@ -57,6 +57,7 @@ class GroupByWindowDataset(Dataset):
     def _size_for(self, key: int) -> int:
         if self._window_size is not None:
             return self._window_size
+        assert self._window_size_func is not None  # __init__ takes exactly one of the two
         size = _as_key(self._window_size_func(key), "window_size_func")
         if size < 1:
             raise ValueError(f"group_by_window: window_size_func returned {size} for key {key}; "
