@@ -429,7 +429,7 @@ class Dataset(DatasetSources, DatasetOps):
         inputs = [d.options() for d in self._input_datasets()]
         result = merge(*inputs) if inputs else Options()
         result._set_mutable(False)
-        return result  # type: ignore[return-value]
+        return result  # type: ignore[return-value]  # merge() of Options is an Options
 
     def with_options(self, options: "Options") -> "Dataset":
         """This dataset with ``options`` merged into its options (set values win).
