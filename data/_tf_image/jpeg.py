@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import torch
 from PIL import Image
 
-from data.image import DecodeError, decode_jpeg
+from data.image import DecodeError, _check_image_size, decode_jpeg
 
 try:  # optional, as in data.image
     import simplejpeg as _simplejpeg
@@ -101,15 +101,23 @@ def decode_and_crop_jpeg(contents: bytes, crop_window: Sequence[int], channels: 
         raise ValueError(f"{op}: crop_window must be [y, x, height, width], got {window}")
     data = _contents(op, contents)
     image = None
-    if (_simplejpeg is not None and dct_method != "INTEGER_ACCURATE" and ratio == 1
-            and channels in (0, 1, 3)):
+    space = None
+    if _simplejpeg is not None:
         try:
-            space = _simplejpeg.decode_jpeg_header(data)[2]
-            if space in ("YCbCr", "Gray"):
-                colorspace = {1: "GRAY", 3: "RGB"}.get(channels) or (
-                    "GRAY" if space == "Gray" else "RGB")
-                image = torch.from_numpy(_simplejpeg.decode_jpeg(data, colorspace,
-                                                                 fastdct=True))
+            height, width, space, _ = _simplejpeg.decode_jpeg_header(data)
+        except Exception:  # noqa: BLE001 - decode_jpeg below reports a bad file
+            space = None
+        if space is not None:
+            # decode_jpeg's decompression-bomb guard, before any pixel memory is allocated
+            # (without simplejpeg, decode_jpeg below applies it).
+            _check_image_size(op, contents, height, width)
+    if (space in ("YCbCr", "Gray") and dct_method != "INTEGER_ACCURATE" and ratio == 1
+            and channels in (0, 1, 3)):
+        colorspace = {1: "GRAY", 3: "RGB"}.get(channels) or (
+            "GRAY" if space == "Gray" else "RGB")
+        try:
+            image = torch.from_numpy(_simplejpeg.decode_jpeg(data, colorspace,
+                                                             fastdct=True))
         except Exception:  # noqa: BLE001 - decode_jpeg below reports a bad file
             image = None
     if image is None:

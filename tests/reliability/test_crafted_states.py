@@ -137,3 +137,36 @@ def test_an_unchanged_state_still_restores_the_same_elements():
     restored = iter(make())
     restored.load_state_dict(state)
     assert [t.tolist() for t in restored] == rest
+
+
+@pytest.mark.parametrize("decoder", ["default", "pil"])
+def test_decode_and_crop_jpeg_refuses_a_decompression_bomb_from_its_header(tmp_path, monkeypatch,
+                                                                           decoder):
+    import io
+    import tracemalloc
+
+    from PIL import Image
+
+    if decoder == "pil":
+        monkeypatch.setenv(data.image.DECODER_ENV_VAR, "pil")
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 200, 30)).save(buf, "JPEG", quality=50)
+    raw = bytearray(buf.getvalue())
+    sof = raw.find(b"\xff\xc0")
+    raw[sof + 5:sof + 9] = (30000).to_bytes(2, "big") * 2  # claims 30000 x 30000
+    path = tmp_path / "bomb.jpg"
+    path.write_bytes(bytes(raw))
+    contents = data.io.read_file(str(path))
+    # Without simplejpeg the crop decodes through decode_jpeg, whose guard names that op.
+    op = "decode_and_crop_jpeg" if data.image._simplejpeg is not None else "decode_jpeg"
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(data.image.DecodeError,
+                           match=rf"{op}: .*bomb\.jpg.*30000x30000.*decompression bomb"):
+            data.image.decode_and_crop_jpeg(contents, [0, 0, 8, 8], channels=3)
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 1.0 and peak < 50 * 2 ** 20, (elapsed, peak)
