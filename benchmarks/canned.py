@@ -12,7 +12,13 @@ times one pass (``--steps`` steps of batch ``--batch``) of:
    fed by ``Dataset.from_tensor_slices`` over the same data already cut into batches (each
    element a dict of ``[batch]`` columns), so the difference is the Estimator, the feature
    columns and the head;
-3. **DNNClassifier, row input**: the TF-style pipeline ``from_tensor_slices(rows).batch(batch)``,
+3. **DNNClassifier, one column**: as 2, with the features as one ``numeric_column("x",
+   shape=(features,))`` (a ``[batch, features]`` tensor per batch): the cost of one column
+   per feature shows against 2;
+4. **Estimator, plain model_fn**: the same network as a ``model_fn`` of ``est.layers.dense``
+   over the ``[batch, features]`` tensor, mean BCE and ``est.train.Optimizer(Adagrad)``, no
+   feature columns and no head: what the Estimator's step costs by itself;
+5. **DNNClassifier, row input**: the TF-style pipeline ``from_tensor_slices(rows).batch(batch)``,
    whose per-row cost (slicing and re-stacking every column in Python) shows separately.
 
 Both sides use one intra-op thread (the Estimator's split on a loaded 2-core machine; a hand
@@ -97,12 +103,30 @@ def hand_loop(x: np.ndarray, y: np.ndarray, hidden: List[int], batch: int, steps
     return {"steps_per_s": (steps - WARMUP) / wall, "cpu_ms": 1000 * cpu_s / (steps - WARMUP)}
 
 
+def plain_model_fn(features, labels, mode, params):
+    net = features["x"]
+    for units in params["hidden"]:
+        net = est.layers.dense(net, units, activation=F.relu)
+    logits = est.layers.dense(net, 1)
+    loss = F.binary_cross_entropy_with_logits(logits, labels.float().unsqueeze(1))
+    opt = est.train.Optimizer(torch.optim.Adagrad, 0.05, name="Adagrad",
+                              initial_accumulator_value=0.1, eps=1e-7)
+    return est.EstimatorSpec(mode, loss=loss, train_op=opt.minimize(
+        loss, global_step=est.train.get_global_step()))
+
+
 def estimator_run(x: np.ndarray, y: np.ndarray, hidden: List[int], batch: int, steps: int,
-                  seed: int, batched: bool) -> Dict[str, float]:
+                  seed: int, batched: bool, one_column: bool = False, plain: bool = False
+                  ) -> Dict[str, float]:
     keys = [f"f{i}" for i in range(x.shape[1])]
     columns = [est.feature_column.numeric_column(k) for k in keys]
     n_batches = len(x) // batch
-    if batched:
+    if one_column or plain:
+        columns = [est.feature_column.numeric_column("x", shape=(x.shape[1],))]
+        features = {"x": x[:n_batches * batch].reshape(n_batches, batch, -1)}
+        labels = y[:n_batches * batch].reshape(n_batches, batch)
+        input_fn = lambda: data.Dataset.from_tensor_slices((features, labels)).repeat()  # noqa
+    elif batched:
         cut = x[:n_batches * batch].reshape(n_batches, batch, -1)
         features = {k: np.ascontiguousarray(cut[:, :, i]) for i, k in enumerate(keys)}
         labels = y[:n_batches * batch].reshape(n_batches, batch)
@@ -112,9 +136,13 @@ def estimator_run(x: np.ndarray, y: np.ndarray, hidden: List[int], batch: int, s
         input_fn = lambda: data.Dataset.from_tensor_slices((features, y)).batch(  # noqa
             batch, drop_remainder=True).repeat()
     with tempfile.TemporaryDirectory() as model_dir:
-        model = est.DNNClassifier(hidden, columns, model_dir=model_dir, config=est.RunConfig(
+        config = est.RunConfig(
             device="cpu", tf_random_seed=seed, intra_op_parallelism_threads=1,
-            save_checkpoints_secs=None, save_summary_steps=None, log_step_count_steps=None))
+            save_checkpoints_secs=None, save_summary_steps=None, log_step_count_steps=None)
+        if plain:
+            model = est.Estimator(plain_model_fn, model_dir, config, params={"hidden": hidden})
+        else:
+            model = est.DNNClassifier(hidden, columns, model_dir=model_dir, config=config)
         timer = Timer()
         model.train(input_fn, steps=steps, hooks=[timer])
     return {"steps_per_s": timer.timed / timer.wall, "cpu_ms": 1000 * timer.cpu_s / timer.timed}
@@ -135,12 +163,20 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
     x, y = make_data(args.rows, args.features)
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    runs = {"hand loop": [], "DNNClassifier, batched input": [], "DNNClassifier, row input": []}
+    runs = {"hand loop": [], "DNNClassifier, batched input": [],
+            "DNNClassifier, one column": [], "Estimator, plain model_fn": [],
+            "DNNClassifier, row input": []}
     try:
         for r in range(args.rounds):
             runs["hand loop"].append(hand_loop(x, y, args.hidden, args.batch, args.steps, r))
             runs["DNNClassifier, batched input"].append(
                 estimator_run(x, y, args.hidden, args.batch, args.steps, r, batched=True))
+            runs["DNNClassifier, one column"].append(
+                estimator_run(x, y, args.hidden, args.batch, args.steps, r, batched=True,
+                              one_column=True))
+            runs["Estimator, plain model_fn"].append(
+                estimator_run(x, y, args.hidden, args.batch, args.steps, r, batched=True,
+                              plain=True))
             runs["DNNClassifier, row input"].append(
                 estimator_run(x, y, args.hidden, args.batch, args.steps, r, batched=False))
     finally:

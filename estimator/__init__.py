@@ -8,23 +8,28 @@
 __distribution__ = "torch-estimator"
 __version__ = "0.1.0"
 
-from estimator import (checkpoint, feature_column, inputs, layers, losses, metrics, nn, summary,
-                       train)
+from estimator import (checkpoint, distribute, experimental, export, feature_column, inputs,
+                       layers, losses, metrics, nn, summary, train)
 from estimator._named import identity
 from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
                               DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
                               DNNRegressor, LinearClassifier, LinearRegressor)
 from estimator._train_step import clip_by_global_norm
 from estimator.checkpoint import WarmStartSettings
+from estimator.distribute import DistributeConfig, InputContext
 from estimator.estimator import Estimator
 from estimator.extenders import add_metrics
-from estimator.hooks import (LoggingTensorHook, NanLossDuringTrainingError, NanTensorHook,
-                             SessionRunArgs, SessionRunContext, SessionRunHook, SessionRunValues,
-                             StopAtStepHook)
+from estimator.exporter import BestExporter, Exporter, FinalExporter, LatestExporter
+from estimator.hooks import (CheckpointSaverHook, CheckpointSaverListener, FinalOpsHook,
+                             InMemoryEvaluatorHook, LoggingTensorHook, NanLossDuringTrainingError,
+                             NanTensorHook, ProfilerHook, SecondOrStepTimer, SessionRunArgs,
+                             SessionRunContext, SessionRunHook, SessionRunValues,
+                             StepCounterHook, StopAtStepHook, SummarySaverHook)
 from estimator.progress import ProgressAwareHandler, ProgressHook
 from estimator.run_config import RunConfig
 from estimator.scope import AUTO_REUSE
 from estimator.spec import EstimatorSpec, ModeKeys
+from estimator.training import EvalSpec, TrainSpec, train_and_evaluate
 from estimator.variables import (VariableScope, get_module, get_variable, global_variables,
                                  trainable_variables, variable_scope)
 
@@ -32,31 +37,50 @@ __all__ = [
     "AUTO_REUSE",
     "BaselineClassifier",
     "BaselineRegressor",
+    "BestExporter",
+    "CheckpointSaverHook",
+    "CheckpointSaverListener",
     "DNNClassifier",
     "DNNLinearCombinedClassifier",
     "DNNLinearCombinedRegressor",
     "DNNRegressor",
+    "DistributeConfig",
     "Estimator",
     "EstimatorSpec",
+    "EvalSpec",
+    "Exporter",
+    "FinalExporter",
+    "FinalOpsHook",
+    "InMemoryEvaluatorHook",
+    "InputContext",
+    "LatestExporter",
     "LinearClassifier",
     "LinearRegressor",
     "LoggingTensorHook",
     "ModeKeys",
     "NanLossDuringTrainingError",
     "NanTensorHook",
+    "ProfilerHook",
     "ProgressAwareHandler",
     "ProgressHook",
     "RunConfig",
+    "SecondOrStepTimer",
     "SessionRunArgs",
     "SessionRunContext",
     "SessionRunHook",
     "SessionRunValues",
+    "StepCounterHook",
     "StopAtStepHook",
+    "SummarySaverHook",
+    "TrainSpec",
     "VariableScope",
     "WarmStartSettings",
     "add_metrics",
     "checkpoint",
     "clip_by_global_norm",
+    "distribute",
+    "experimental",
+    "export",
     "feature_column",
     "get_module",
     "get_variable",
@@ -69,6 +93,7 @@ __all__ = [
     "nn",
     "summary",
     "train",
+    "train_and_evaluate",
     "trainable_variables",
     "variable_scope",
 ]

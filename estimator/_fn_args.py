@@ -61,9 +61,14 @@ def bind_model_fn(model_fn: Callable[..., Any], mode: str, params: Any,
     return call
 
 
-def call_input_fn(input_fn: Callable[..., Any], mode: str, params: Any, config: Any) -> Any:
-    """Call ``input_fn`` with whichever of ``mode``, ``params``, ``config`` it names."""
+def call_input_fn(input_fn: Callable[..., Any], mode: str, params: Any, config: Any,
+                  input_context: Any = None) -> Any:
+    """Call ``input_fn`` with whichever of ``mode``, ``params``, ``config`` and
+    ``input_context`` it names."""
     if not callable(input_fn):
         raise TypeError(f"input_fn must be callable, got {type(input_fn).__name__}")
     args = fn_args(input_fn)
-    return input_fn(**_select(args, {"mode": mode, "params": params, "config": config}))
+    available = {"mode": mode, "params": params, "config": config}
+    if input_context is not None:
+        available["input_context"] = input_context
+    return input_fn(**_select(args, available))

@@ -7,13 +7,14 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional
 
 import torch
 
-from estimator._fn_args import call_input_fn
+from estimator._fn_args import call_input_fn, fn_args
 
 logger = logging.getLogger("estimator")
 
 
 def open_input(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], config: Any,
-               saved_state: Optional[Dict[str, Any]] = None) -> Iterator[Any]:
+               saved_state: Optional[Dict[str, Any]] = None, runtime: Any = None
+               ) -> Iterator[Any]:
     """Call ``input_fn`` and iterate its result, continuing from ``saved_state`` if given.
 
     An input saved exhausted starts afresh (so ``for epoch: train(num_epochs=1)`` works as in
@@ -26,8 +27,14 @@ def open_input(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], 
     For a model on CUDA the elements are moved to it by a background thread (pinned, copied
     on a side stream; :func:`data.ops.device.feed_to_device`), whose saved state is the
     pipeline's own.
+
+    With a ``runtime`` (see :mod:`estimator.distribute`) an ``input_fn`` taking
+    ``input_context`` gets it and shards its input itself; any other's input is auto-sharded
+    (a ``Dataset`` by its auto-shard policy, another iterable batch by batch; a batch given as
+    tensors goes to every rank).
     """
-    return feed_device(_open(input_fn, mode, params, config, saved_state), config.device)
+    return feed_device(_open(input_fn, mode, params, config, saved_state, runtime),
+                       config.device)
 
 
 def feeds_device(device: torch.device) -> bool:
@@ -46,8 +53,8 @@ def feed_device(iterator: Iterator[Any], device: torch.device) -> Iterator[Any]:
 
 
 def _open(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], config: Any,
-          saved_state: Optional[Dict[str, Any]]) -> Iterator[Any]:
-    iterator = _iterate(call_input_fn(input_fn, mode, params, config), mode)
+          saved_state: Optional[Dict[str, Any]], runtime: Any) -> Iterator[Any]:
+    iterator = _call(input_fn, mode, params, config, runtime)
     if saved_state is None:
         return iterator
     if saved_state.get("exhausted"):
@@ -67,7 +74,7 @@ def _open(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], confi
         logger.warning("The saved input position does not fit the pipeline input_fn "
                        "returned (%s); the input starts afresh.", e)
         close_input(iterator)
-        return _iterate(call_input_fn(input_fn, mode, params, config), mode)
+        return _call(input_fn, mode, params, config, runtime)
     # A position saved right at the end (train(steps=N) on an input of exactly N batches) is
     # exhausted too, though nobody had asked for the next batch yet: start afresh then as well.
     try:
@@ -76,8 +83,29 @@ def _open(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], confi
         logger.info("The input was at its end when the checkpoint was written; starting it "
                     "afresh.")
         close_input(iterator)
-        return _iterate(call_input_fn(input_fn, mode, params, config), mode)
+        return _call(input_fn, mode, params, config, runtime)
     return _Resumed(iterator, saved_state, first)
+
+
+def _call(input_fn: Callable[..., Any], mode: str, params: Dict[str, Any], config: Any,
+          runtime: Any) -> Iterator[Any]:
+    """``input_fn``'s batches; on a rank of a job, this rank's share of them."""
+    if runtime is None:
+        return _iterate(call_input_fn(input_fn, mode, params, config), mode)
+    source = call_input_fn(input_fn, mode, params, config, runtime.input_context())
+    if callable(input_fn) and "input_context" in fn_args(input_fn):
+        return _iterate(source, mode)  # it shards itself
+    try:
+        from data import Dataset
+    except ImportError:  # the input side is optional
+        Dataset = ()  # type: ignore[assignment,misc]
+    if isinstance(source, Dataset):
+        return _iterate(runtime.shard(source), mode)
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], Dataset) \
+            and source[1] is None:
+        return _iterate((runtime.shard(source[0]), None), mode)
+    iterator = _iterate(source, mode)
+    return iterator if isinstance(iterator, _ConstantBatch) else runtime.shard(iterator)
 
 
 class _Resumed(Iterator[Any]):

@@ -45,6 +45,11 @@ class LoopSession:
     def global_step(self) -> int:
         return self._scope.global_step
 
+    @property
+    def scope(self) -> ModelScope:
+        """The live model scope (in-memory evaluation runs over it)."""
+        return self._scope
+
 
 # -- batches ----------------------------------------------------------------------------------
 def split_element(element: Any) -> Tuple[Any, Any]:
@@ -195,8 +200,9 @@ def run_steps(scope: ModelScope, mode: str, call_model_fn: Callable[[Any, Any], 
             None if spec_args is None else resolve_fetches(spec_args.fetches, spec,
                                                            scope.named_tensors)))
         yield from outputs
+        stop = ops.agree_stop(context.stop_requested)
         ops.after_step(spec)
-        if context.stop_requested:
+        if stop:
             reason = "a hook requested a stop"
     hooks.end(session)
     spec_hooks.end(session)
@@ -217,6 +223,10 @@ class ModeOps:
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         return ()
 
+    def agree_stop(self, requested: bool) -> bool:
+        """Whether to stop after this step, given that a hook here ``requested`` it."""
+        return requested
+
     def after_step(self, spec: EstimatorSpec) -> None:
         pass
 
@@ -228,9 +238,13 @@ class TrainOps(ModeOps):
     """Runs the train op; logs, writes summaries and saves checkpoints on their steps."""
 
     def __init__(self, scope: ModelScope, config: Any, last_step: Optional[int],
-                 save: Callable[[], None], writer: Callable[[], Any]) -> None:
+                 save: Callable[[], None], writer: Callable[[], Any],
+                 agree: Optional[Callable[[List[int]], List[int]]] = None) -> None:
         self.scope, self.config, self.last_step = scope, config, last_step
         self._save, self._writer = save, writer
+        # on many processes: a max-all-reduce, so that all ranks stop and save together
+        self._agree = agree
+        self._time_to_save = False
         self._first = True
         self._warned_step = False
         self._start_step = self._saved_step = scope.global_step
@@ -239,6 +253,7 @@ class TrainOps(ModeOps):
         self._summary = False
         self._applied = True
         self._loss: Optional[torch.Tensor] = None
+        self._stop: Optional[str] = None
         # TF checks the loss every step; here each step records a non-finite loss on the
         # device (no host sync) and the host reads it on log steps and before every save.
         self._nan = FirstNonFinite()
@@ -247,7 +262,7 @@ class TrainOps(ModeOps):
     def stop_before_step(self) -> Optional[str]:
         if self.last_step is not None and self.scope.global_step >= self.last_step:
             return f"reached the last step ({self.last_step})"
-        return None
+        return self._stop
 
     def is_summary_step(self) -> bool:
         n = self.config.save_summary_steps
@@ -284,10 +299,19 @@ class TrainOps(ModeOps):
             summary_lib.write(writer, self.scope.summaries, step)
             self.scope.summaries.clear()
         self._first = False
-        now = time.time()
-        if ((config.save_checkpoints_steps and step % config.save_checkpoints_steps == 0) or
-                (config.save_checkpoints_secs and now - self._save_time >= config.save_checkpoints_secs)):
+        by_time = self._time_to_save if self._agree is not None else self._secs_elapsed()
+        if (config.save_checkpoints_steps and step % config.save_checkpoints_steps == 0) or by_time:
             self.save()
+
+    def _secs_elapsed(self) -> bool:
+        secs = self.config.save_checkpoints_secs
+        return bool(secs) and time.time() - self._save_time >= secs
+
+    def agree_stop(self, requested: bool) -> bool:
+        if self._agree is None:
+            return requested
+        stop, self._time_to_save = self._agree([int(requested), int(self._secs_elapsed())])
+        return bool(stop)
 
     def _check_loss(self, step: int, when: str) -> None:
         bad = self._nan.first_bad_step()
@@ -335,7 +359,8 @@ class TrainOps(ModeOps):
         step = self.scope.global_step
         self._check_loss(step, "before saving a checkpoint")
         self._check_parameters(step)
-        self._save()
+        if self._save():  # a saving listener's after_save returned True
+            self._stop = "a CheckpointSaverListener requested a stop"
         self._saved_step, self._save_time = self.scope.global_step, time.time()
 
     def finish(self, reason: str) -> None:

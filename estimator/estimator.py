@@ -9,21 +9,23 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 import torch
 
-from estimator import checkpoint
-from estimator import _validate
+from estimator import _validate, checkpoint
 from estimator._fn_args import bind_model_fn
+from estimator._graph import FirstFeatures, graph_wanted, write_graph
 from estimator._hparams import write_hparams
 from estimator._input import close_input, open_input
 from estimator._interrupt import InterruptGuard
-from estimator._loop import EvalOps, PredictOps, TrainOps, run_steps
+from estimator._loop import PredictOps, TrainOps, run_steps
 from estimator._packages import require
 from estimator._precision import autocast_dtype
 from estimator._threads import apply_inter_op_threads, compute_threads
+from estimator.distribute._runtime import runtime as distribute_runtime
+from estimator.eval_events import write_eval_summary
 from estimator.hooks import HookList, SessionRunHook
 from estimator.run_config import RunConfig
+from estimator.run_hooks.saver import CheckpointSaving
 from estimator.scope import ModelScope, to_path, to_state_key
 from estimator.spec import ModeKeys
-from estimator.summary import LazyWriter
 
 logger = logging.getLogger("estimator")
 
@@ -76,6 +78,9 @@ class Estimator:
                            "the checkpoints and resume later)", model_dir)
         self._model_dir = os.fspath(model_dir)
         self._config = config.replace(model_dir=self._model_dir)
+        self._runtime = distribute_runtime(self._config)
+        if self._runtime.distribution is not None:
+            self._config = self._config.replace(device=self._runtime.distribution.device)
         self._model_fn = model_fn
         self._params = _validate.check_params(params)
         self._warm_start_from = warm_start_from
@@ -96,49 +101,62 @@ class Estimator:
 
     # -- train ---------------------------------------------------------------------------------
     def train(self, input_fn: Callable[..., Any], hooks: Optional[Iterable[SessionRunHook]] = None,
-              steps: Optional[int] = None, max_steps: Optional[int] = None) -> "Estimator":
+              steps: Optional[int] = None, max_steps: Optional[int] = None,
+              saving_listeners: Optional[Iterable[Any]] = None) -> "Estimator":
         """Train until the input ends, ``steps`` more steps, or global step ``max_steps``.
 
         Resumes from the latest checkpoint: model, optimizers, global step, RNG and the input's
         position (an input saved exhausted starts afresh, so ``for epoch: train(...)`` works).
         Ctrl-C (SIGINT) or SIGTERM stops after the step in progress, saves a checkpoint, then
         raises ``KeyboardInterrupt`` (SIGTERM: ends the process), so running again resumes.
+        ``saving_listeners`` (``est.CheckpointSaverListener``) run around each checkpoint save.
         """
         if steps is not None and max_steps is not None:
             raise ValueError("train(): give steps or max_steps, not both")
         _positive("steps", steps)
         _positive("max_steps", max_steps)
-        with checkpoint.ModelDirLock(self._model_dir), InterruptGuard() as interrupt:
-            payload = self._load_latest()
+        rt = self._runtime
+        with rt.guard(), rt.lock(self._model_dir), InterruptGuard() as interrupt:
+            payload = rt.load(self._load_latest)
             start = payload["global_step"] if payload else 0
             if max_steps is not None and start >= max_steps:
                 logger.info("Skipping training: global step %d already reached max_steps=%d.",
                             start, max_steps)
                 return self
             hook_list = HookList([*_validate.hook_list(hooks), interrupt])
-            self._seed()
-            scope = self._new_scope(payload, ModeKeys.TRAIN)
-            batches = open_input(input_fn, ModeKeys.TRAIN, self._params, self._config,
-                                 payload.get("input_state") if payload else None)
-            writer = LazyWriter(self._model_dir, on_create=lambda w: write_hparams(
+            saving = CheckpointSaving(self._config, hook_list.hooks, saving_listeners)
+            scope = self._new_scope(payload, ModeKeys.TRAIN, self._seed())
+            scope.on_create = rt.on_create()
+            batches = rt.train_batches(open_input(input_fn, ModeKeys.TRAIN, self._params,
+                                                  self._config, rt.input_state(payload), rt))
+            writer = rt.writer(self._model_dir, on_create=lambda w: write_hparams(
                 w, self._params, self._config))
             try:
+                save = saving.bind(scope, lambda directory: self._save(scope, batches, directory))
                 hook_list.begin()
-                if payload and payload.get("rng") is not None:
-                    checkpoint.restore_rng_state(payload["rng"])
-                ops = TrainOps(scope, self._config, start + steps if steps else max_steps,
-                               save=lambda: self._save(scope, batches), writer=writer.get)
+                saving.begin()
+                rng = rt.rng_state(payload)
+                if rng is not None:
+                    checkpoint.restore_rng_state(rng)
+                ops = TrainOps(scope, saving.config, start + steps if steps else max_steps,
+                               save=save, writer=writer.get, agree=rt.step_agreement())
+                first = FirstFeatures(rt.train_call(scope, self._bind(ModeKeys.TRAIN)))
                 with self._threads(scope, batches):
-                    for _ in run_steps(scope, ModeKeys.TRAIN, self._bind(ModeKeys.TRAIN),
-                                       batches, hook_list, ops):
+                    for _ in run_steps(scope, ModeKeys.TRAIN, first, batches, hook_list, ops):
                         pass
+                    # (one process only: a trace on rank 0 alone must not meet a collective)
+                    if first.seen and graph_wanted(payload, self._config) and not rt.distributed:
+                        write_graph(writer.get(), scope, self._bind(ModeKeys.PREDICT),
+                                    first.features)
+                saving.end()
             finally:
                 close_input(batches)
                 writer.close()
+            rt.barrier()  # every rank returns once rank 0 has written the final checkpoint
         interrupt.reraise()  # SIGINT/SIGTERM: the final checkpoint is saved, now stop as asked
         return self
 
-    def _save(self, scope: ModelScope, batches: Any) -> None:
+    def _save(self, scope: ModelScope, batches: Any, directory: Optional[str] = None) -> None:
         get_state = getattr(batches, "state_dict", None)
         payload = {
             "global_step": scope.global_step,
@@ -150,9 +168,11 @@ class Estimator:
         train_ops = scope.step_states.state_dict(scope.optimizers)
         if train_ops:  # loss scalers, gradients summed mid-accumulation
             payload["scope"] = {"train_ops": train_ops}
-        checkpoint.save(self._model_dir, scope.global_step, payload,
-                        self._config.keep_checkpoint_max,
-                        keep_every_n_hours=_keep_hours(self._config))
+        payload = self._runtime.save_payload(payload)
+        if payload is not None:  # rank 0 writes
+            checkpoint.save(directory or self._model_dir, scope.global_step, payload,
+                            self._config.keep_checkpoint_max,
+                            keep_every_n_hours=_keep_hours(self._config))
 
     # -- evaluate ------------------------------------------------------------------------------
     def evaluate(self, input_fn: Callable[..., Any], steps: Optional[int] = None,
@@ -167,14 +187,21 @@ class Estimator:
         in ``model_dir/eval`` (``eval_<name>`` when named).
         """
         _positive("steps", steps)
-        payload = self._load_for_inference(checkpoint_path, "evaluate")
-        self._seed()
-        scope = self._new_scope(payload, ModeKeys.EVAL)
+        rt = self._runtime
+        with rt.guard():
+            payload = rt.load(lambda: self._load_for_inference(checkpoint_path, "evaluate"))
+            scope = self._new_scope(payload, ModeKeys.EVAL, self._seed())
+            return self._evaluate_in(scope, input_fn, steps, hooks, name)
+
+    def _evaluate_in(self, scope: ModelScope, input_fn: Callable[..., Any], steps: Optional[int],
+                     hooks: Optional[Iterable[SessionRunHook]], name: Optional[str]
+                     ) -> Dict[str, Any]:
+        rt = self._runtime
         for metric in self._seen_metrics:
             metric.reset()
-        batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config)
+        batches = open_input(input_fn, ModeKeys.EVAL, self._params, self._config, None, rt)
         hook_list = HookList(_validate.hook_list(hooks))
-        ops = EvalOps(scope, steps, _IdentitySet(self._seen_metrics))
+        ops = rt.eval_ops(scope, steps, _IdentitySet(self._seen_metrics))
         try:
             hook_list.begin()
             with self._threads(scope, batches):
@@ -191,18 +218,62 @@ class Estimator:
 
     def _write_eval_summaries(self, results: Dict[str, Any], name: Optional[str]) -> None:
         # A read-only or shared model_dir must not cost the results: warn once instead.
-        logdir = os.path.join(self._model_dir, f"eval_{name}" if name else "eval")
-        writer = LazyWriter(logdir)
+        logdir = self.eval_dir(name)
+        writer = self._runtime.writer(logdir)
         try:
             try:
-                for key, value in results.items():
-                    if key != "global_step" and isinstance(value, (int, float)):
-                        writer.get().add_scalar(key, value, results["global_step"])
+                write_eval_summary(writer.get(), results, results["global_step"])
             finally:
                 writer.close()
         except OSError as e:
             logger.warning("Could not write the evaluation summaries to %s (%s); the results "
                            "are returned but not in TensorBoard.", logdir, e)
+
+    def eval_dir(self, name: Optional[str] = None) -> str:
+        """Where ``evaluate(name=name)`` writes its metrics: ``model_dir/eval`` or
+        ``model_dir/eval_<name>``."""
+        return os.path.join(self._model_dir, f"eval_{name}" if name else "eval")
+
+    # -- export --------------------------------------------------------------------------------
+    def export_saved_model(self, export_dir_base: str, serving_input_receiver_fn: Callable[[], Any],
+                           assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+                           checkpoint_path: Optional[str] = None,
+                           experimental_mode: str = ModeKeys.PREDICT,
+                           eager_fallback: bool = False) -> str:
+        """Export the model to ``export_dir_base/<timestamp>/``: see :mod:`estimator.export`.
+
+        Returns the export directory. ``eager_fallback=True`` writes a checkpoint-plus-model_fn
+        export when ``torch.export`` cannot trace ``model_fn``.
+        """
+        from estimator.export.save import export_saved_model
+        return self._on_chief(lambda: export_saved_model(
+            self, export_dir_base, serving_input_receiver_fn, assets_extra, as_text,
+            checkpoint_path, experimental_mode, eager_fallback))
+
+    def export_savedmodel(self, export_dir_base: str, serving_input_receiver_fn: Callable[[], Any],
+                          assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+                          checkpoint_path: Optional[str] = None,
+                          strip_default_attrs: bool = False) -> str:
+        """TF 1.x's name for :meth:`export_saved_model` (``strip_default_attrs`` is accepted
+        and has no effect: there are no graph attributes)."""
+        return self.export_saved_model(export_dir_base, serving_input_receiver_fn, assets_extra,
+                                       as_text, checkpoint_path)
+
+    def experimental_export_all_saved_models(
+            self, export_dir_base: str, input_receiver_fn_map: Dict[str, Callable[[], Any]],
+            assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False,
+            checkpoint_path: Optional[str] = None) -> str:
+        """Export one model per mode of ``input_receiver_fn_map`` into one timestamped folder
+        (see :func:`estimator.export.save.export_all_saved_models`)."""
+        from estimator.export.save import export_all_saved_models
+        return self._on_chief(lambda: export_all_saved_models(
+            self, export_dir_base, input_receiver_fn_map, assets_extra, as_text, checkpoint_path))
+
+    def _on_chief(self, write: Callable[[], Any]) -> Any:
+        """Under torchrun rank 0 alone writes (an export); every rank gets its result."""
+        rt = self._runtime
+        with rt.guard():
+            return rt.load(write)
 
     # -- predict -------------------------------------------------------------------------------
     def predict(self, input_fn: Callable[..., Any], predict_keys: Optional[List[str]] = None,
@@ -213,19 +284,21 @@ class Estimator:
         ``yield_single_examples=False``; ``predict_keys`` selects prediction keys."""
         if isinstance(predict_keys, str):
             predict_keys = [predict_keys]
-        payload = self._load_for_inference(checkpoint_path, "predict")
-        self._seed()
-        scope = self._new_scope(payload, ModeKeys.PREDICT)
-        batches = open_input(input_fn, ModeKeys.PREDICT, self._params, self._config)
-        hook_list = HookList(_validate.hook_list(hooks))
-        try:
-            hook_list.begin()
-            with self._threads(scope, batches):
-                yield from run_steps(scope, ModeKeys.PREDICT, self._bind(ModeKeys.PREDICT),
-                                     batches, hook_list,
-                                     PredictOps(predict_keys, yield_single_examples))
-        finally:
-            close_input(batches)
+        rt = self._runtime
+        with rt.guard():
+            payload = rt.load(lambda: self._load_for_inference(checkpoint_path, "predict"))
+            scope = self._new_scope(payload, ModeKeys.PREDICT, self._seed())
+            batches = open_input(input_fn, ModeKeys.PREDICT, self._params, self._config, None,
+                                 rt)
+            hook_list = HookList(_validate.hook_list(hooks))
+            try:
+                hook_list.begin()
+                with self._threads(scope, batches):
+                    yield from rt.predictions(run_steps(
+                        scope, ModeKeys.PREDICT, self._bind(ModeKeys.PREDICT), batches,
+                        hook_list, PredictOps(predict_keys, yield_single_examples)))
+            finally:
+                close_input(batches)
 
     # -- reading checkpoints -------------------------------------------------------------------
     def latest_checkpoint(self) -> Optional[str]:
@@ -267,14 +340,16 @@ class Estimator:
                         "to %s.", self._model_dir, what)
         return payload
 
-    def _seed(self) -> None:
-        seed = self._config.tf_random_seed
+    def _seed(self) -> Optional[int]:
+        """Seed torch and the input; the seed every rank uses (``tf_random_seed`` on one)."""
+        seed = self._runtime.seed(self._config.tf_random_seed)
         if seed is not None:
-            torch.manual_seed(seed)
+            torch.manual_seed(self._runtime.torch_seed(seed))
             require("data").set_random_seed(seed)
+        return seed
 
-    def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str) -> ModelScope:
-        seed = self._config.tf_random_seed
+    def _new_scope(self, payload: Optional[Dict[str, Any]], mode: str,
+                   seed: Optional[int]) -> ModelScope:
         preload = None
         if payload is None and self._warm_start_from is not None:  # every mode, as TF
             preload = checkpoint.warm_start_state(self._warm_start_from)

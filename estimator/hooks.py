@@ -304,3 +304,11 @@ class NanTensorHook(SessionRunHook):
 
     def end(self, session: Any) -> None:
         self._check(None)
+
+
+# TF's other session hooks, in estimator/run_hooks/ (they subclass SessionRunHook above)
+from estimator.run_hooks.basic import FinalOpsHook, StepCounterHook, SummarySaverHook  # noqa
+from estimator.run_hooks.in_memory_eval import InMemoryEvaluatorHook  # noqa: E402,F401
+from estimator.run_hooks.profiler import ProfilerHook  # noqa: E402,F401
+from estimator.run_hooks.saver import CheckpointSaverHook, CheckpointSaverListener  # noqa
+from estimator.run_hooks.timer import SecondOrStepTimer  # noqa: E402,F401

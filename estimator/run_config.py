@@ -75,7 +75,10 @@ class RunConfig:
     when it is available, else the CPU. ``intra_op_parallelism_threads`` (TF's session-config
     name) sets torch's intra-op threads during each call; ``None`` leaves half the cores to an
     input pipeline with parallel workers when the model also runs on the CPU (see
-    ``estimator._threads``), and torch's setting alone otherwise.
+    ``estimator._threads``), and torch's setting alone otherwise. ``distribute`` says how to run
+    under ``torchrun``: ``None`` (detect it), ``False`` (run alone), ``True`` (require it), a
+    backend name or an ``est.DistributeConfig`` (see :mod:`estimator.distribute`); on CUDA each
+    process then runs on ``cuda:LOCAL_RANK``.
 
     The GPU path: ``mixed_precision`` (``None``, ``"bf16"`` or ``"fp16"``; TF's
     ``"mixed_bfloat16"``/``"mixed_float16"`` too) runs ``model_fn`` under autocast in train
@@ -127,6 +130,7 @@ class RunConfig:
     session_creation_timeout_secs: int = 7200
     checkpoint_save_graph_def: bool = True
     inter_op_parallelism_threads: Optional[int] = None
+    distribute: Any = None
 
     def __post_init__(self) -> None:
         steps, secs = self.save_checkpoints_steps, self.save_checkpoints_secs
@@ -177,6 +181,8 @@ class RunConfig:
         compile_options(self.compile)
         if not isinstance(self.channels_last, bool):
             raise ValueError(f"RunConfig: channels_last must be a bool, got {self.channels_last!r}")
+        from estimator.distribute._config import as_distribute_config
+        as_distribute_config(self.distribute)  # validates
         if self.model_dir is not None:
             object.__setattr__(self, "model_dir", str(self.model_dir))
         inter = self.inter_op_parallelism_threads

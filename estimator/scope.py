@@ -122,6 +122,9 @@ class ModelScope:
         self._missing: List[str] = []
         self._used: Dict[str, Set[str]] = {}
         self._prefix: List[str] = []
+        #: called with each new module or parameter once it holds its initial (or restored)
+        #: values; on many processes it broadcasts rank 0's values
+        self.on_create: Optional[Callable[[Any], None]] = None
         #: evaluate/predict restore only what their model_fn builds (train-only state is left)
         self._ignore_unclaimed = ignore_unclaimed
         # per call: variable-scope frames (reuse flags), names claimed, name counters per scope
@@ -299,6 +302,8 @@ class ModelScope:
             parent.register_parameter(leaf, obj)
         self._objects[path] = obj
         self._load_waiting(path, obj)
+        if self.on_create is not None:
+            self.on_create(obj)
         self.version += 1
         return obj
 

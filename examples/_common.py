@@ -18,7 +18,8 @@ log = logging.getLogger("examples")
 
 def add_common_flags(parser: argparse.ArgumentParser, train_steps: Optional[int],
                      batch_size: int, learning_rate: Optional[float],
-                     summary_steps: int = 100, checkpoint_steps: int = 1000) -> None:
+                     summary_steps: int = 100, checkpoint_steps: int = 1000,
+                     log_steps: int = 100) -> None:
     """The flags every example takes: ``--model-dir``, ``--train-steps``, ``--batch-size``,
     ``--learning-rate``, ``--metrics-json`` and the :func:`run_config` flags."""
     parser.add_argument("--model-dir", default="./model_dir",
@@ -43,7 +44,7 @@ def add_common_flags(parser: argparse.ArgumentParser, train_steps: Optional[int]
                              "unless --save-checkpoints-secs is given)")
     saving.add_argument("--save-checkpoints-secs", type=float, default=None,
                         help="save a checkpoint every N seconds instead")
-    group.add_argument("--log-step-count-steps", type=_positive_int, default=summary_steps,
+    group.add_argument("--log-step-count-steps", type=_positive_int, default=log_steps,
                        help="log the loss and steps/s every N steps (default: %(default)s)")
     group.add_argument("--seed", type=int, default=None,
                        help="seed every random generator (RunConfig.tf_random_seed) for a "
@@ -103,10 +104,11 @@ def batches(num_examples: int, batch_size: int, num_epochs: Optional[int] = 1) -
 
 
 def write_metrics(results: Dict[str, Any], path: Optional[str]) -> None:
-    """Print the evaluation results and, with a path, write them as JSON."""
+    """Print the evaluation results and, with a path, write them as JSON (under torchrun:
+    rank 0 writes; every rank has the same results)."""
     clean = {k: (v.item() if hasattr(v, "item") else v) for k, v in results.items()}
     print(json.dumps(clean, sort_keys=True))
-    if path:
+    if path and os.environ.get("RANK", "0") == "0":
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
             json.dump(clean, f, indent=2, sort_keys=True)

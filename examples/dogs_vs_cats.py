@@ -2,6 +2,7 @@
 
     python examples/dogs_vs_cats.py                          # synthetic data, about a minute
     python examples/dogs_vs_cats.py --data-dir data/dogscats  # {train,valid}/{dogs,cats}/*.jpg
+    python examples/dogs_vs_cats.py --export-dir export       # then: export/<timestamp>/
     tensorboard --logdir model_dir
 
 Without ``--data-dir`` it generates (once) a small synthetic dogs-vs-cats JPEG set and says
@@ -94,11 +95,22 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         help="images are resized to SIZE x SIZE (default: %(default)s)")
     parser.add_argument("--num-epochs", type=int, default=10,
                         help="passes over the training files (default: %(default)s)")
+    parser.add_argument("--export-dir", help="after training, export the model for serving to "
+                                             "EXPORT_DIR/<timestamp>/ (run it with python -m "
+                                             "estimator.export.serve EXPORT_DIR/<timestamp>)")
     # A 125-step run: summaries every 5 steps make curves, not two points; a checkpoint every 25
     # steps means an interrupted run resumes close to where it stopped.
     _common.add_common_flags(parser, train_steps=None, batch_size=64, learning_rate=1e-3,
-                             summary_steps=5, checkpoint_steps=25)
+                             summary_steps=5, checkpoint_steps=25, log_steps=25)
     return parser.parse_args(argv)
+
+
+def serving_input_receiver_fn(image_size=(28, 28)):
+    """Serving takes a batch of decoded images, as the model: float NHWC in [0, 1]."""
+    def _receiver_fn():
+        images = torch.zeros(2, image_size[0], image_size[1], 3)  # [None, H, W, 3] placeholder
+        return est.export.TensorServingInputReceiver(images, {"images": images})
+    return _receiver_fn
 
 
 def synthetic_data() -> str:
@@ -139,6 +151,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                 steps=args.train_steps)
     results = model.evaluate(eval_input_fn, hooks=[est.ProgressHook("evaluate", eval_total)])
     _common.write_metrics(results, args.metrics_json)
+    if args.export_dir:
+        path = model.export_saved_model(args.export_dir, serving_input_receiver_fn(image_size))
+        logging.getLogger("examples").info("Exported the model for serving to %s", path)
     return results
 
 

@@ -1,20 +1,22 @@
-"""One training step over several optimizers, each on its own variables (wide and deep).
+"""The premade estimators' train op: ``minimize`` for one optimizer, a grouped step for two.
 
-TF groups one ``minimize`` per optimizer; here the loss is back-propagated once and each torch
-optimizer steps its own parameters. The optimizers live in the model scope under their names
-(``Adagrad``, ``Ftrl``, ...), created on the first step and restored from checkpoints like
-those of ``Optimizer.minimize``.
+With one optimizer (DNN, linear, baseline) it is ``optimizer.minimize(loss, var_list=...)``, so
+everything ``est.train`` adds to a step (mixed-precision loss scaling, ...) applies. Wide and
+deep has two: TF groups one ``minimize`` per optimizer; here the loss is back-propagated once
+and each torch optimizer steps its own parameters (without fp16 loss scaling). The optimizers
+live in the model scope under their names (``Adagrad``, ``Ftrl``, ...), created on the first
+step and restored from checkpoints like those of ``Optimizer.minimize``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from estimator.scope import ModelScope, current_scope
-from estimator.train import Optimizer, _resolve_lr, _set_lr
+from estimator.train import Optimizer, _resolve_lr, _set_lr, get_global_step
 
 
 class GroupedTrainOp:
@@ -67,3 +69,12 @@ def parameters_under(prefix: str) -> Callable[[], List[nn.Parameter]]:
         return [p for p in module.parameters() if p.requires_grad]
 
     return params
+
+
+def train_op(loss: torch.Tensor,
+             parts: Sequence[Tuple[Optimizer, Callable[[], Sequence[nn.Parameter]]]]) -> Any:
+    """The step minimizing ``loss``: each optimizer over the parameters its function gives."""
+    if len(parts) == 1:
+        opt, params_fn = parts[0]
+        return opt.minimize(loss, global_step=get_global_step(), var_list=params_fn())
+    return GroupedTrainOp(loss, parts)

@@ -13,7 +13,7 @@ import torch
 
 from estimator.canned._common import batch_size_of, check_features
 from estimator.canned._optimizers import check_optimizer, get_optimizer
-from estimator.canned._train_op import GroupedTrainOp
+from estimator.canned._train_op import train_op
 from estimator.canned.head import SUM_OVER_BATCH_SIZE, Head, RegressionHead, classification_head
 from estimator.estimator import Estimator
 from estimator.run_config import RunConfig
@@ -35,8 +35,8 @@ class _Baseline(Estimator):
                 bias = get_variable("bias", [head.logits_dimension], initializer=0.0)
             logits = bias.expand(batch_size_of(features), -1)
 
-            def train_op_fn(loss: torch.Tensor) -> GroupedTrainOp:
-                return GroupedTrainOp(loss, [(get_optimizer(optimizer, _LEARNING_RATE, where),
+            def train_op_fn(loss: torch.Tensor) -> Any:
+                return train_op(loss, [(get_optimizer(optimizer, _LEARNING_RATE, where),
                                               lambda: [bias])])
 
             return head.create_estimator_spec(features, mode, logits, labels, train_op_fn)

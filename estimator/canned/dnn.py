@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from estimator import layers
 from estimator.canned._common import check_features, columns
 from estimator.canned._optimizers import check_optimizer, get_optimizer
-from estimator.canned._train_op import GroupedTrainOp, parameters_under
+from estimator.canned._train_op import parameters_under, train_op
 from estimator.canned.head import SUM_OVER_BATCH_SIZE, Head, RegressionHead, classification_head
 from estimator.estimator import Estimator
 from estimator.feature_column._layers import dense_input
@@ -74,9 +74,9 @@ def dnn_model_fn(features: Any, labels: Any, mode: str, head: Head,
         logits = dnn_logits(features, mode, head.logits_dimension, hidden_units,
                             feature_columns, activation_fn, dropout, batch_norm)
 
-    def train_op_fn(loss: torch.Tensor) -> GroupedTrainOp:
+    def train_op_fn(loss: torch.Tensor) -> Any:
         opt = get_optimizer(optimizer, _LEARNING_RATE, where)
-        return GroupedTrainOp(loss, [(opt, parameters_under("dnn"))])
+        return train_op(loss, [(opt, parameters_under("dnn"))])
 
     return head.create_estimator_spec(features, mode, logits, labels, train_op_fn)
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from estimator.canned._common import check_features, columns
 from estimator.canned._optimizers import check_optimizer, get_optimizer
-from estimator.canned._train_op import GroupedTrainOp, parameters_under
+from estimator.canned._train_op import parameters_under, train_op
 from estimator.canned.dnn import check_dropout, check_hidden_units, dense_columns, dnn_logits
 from estimator.canned.head import SUM_OVER_BATCH_SIZE, Head, RegressionHead, classification_head
 from estimator.canned.linear import check_sparse_combiner
@@ -65,7 +65,7 @@ class _Combined(Estimator):
                                           sparse_combiner=linear_sparse_combiner)
                 logits = linear if logits is None else logits + linear
 
-            def train_op_fn(loss: torch.Tensor) -> GroupedTrainOp:
+            def train_op_fn(loss: torch.Tensor) -> Any:
                 parts = []
                 if dnn_cols:
                     parts.append((get_optimizer(dnn_optimizer, _DNN_LEARNING_RATE, where),
@@ -74,7 +74,7 @@ class _Combined(Estimator):
                     lr = _linear_learning_rate(len(linear_cols))
                     parts.append((get_optimizer(linear_optimizer, lr, where),
                                   parameters_under("linear")))
-                return GroupedTrainOp(loss, parts)
+                return train_op(loss, parts)
 
             return head.create_estimator_spec(features, mode, logits, labels, train_op_fn)
 

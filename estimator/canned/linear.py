@@ -14,7 +14,7 @@ import torch
 
 from estimator.canned._common import check_features, columns
 from estimator.canned._optimizers import check_optimizer, get_optimizer
-from estimator.canned._train_op import GroupedTrainOp, parameters_under
+from estimator.canned._train_op import parameters_under, train_op
 from estimator.canned.head import SUM_OVER_BATCH_SIZE, Head, RegressionHead, classification_head
 from estimator.estimator import Estimator
 from estimator.feature_column import linear_model
@@ -41,12 +41,12 @@ def linear_model_fn(features: Any, labels: Any, mode: str, head: Head,
         logits = linear_model(features, feature_columns, units=head.logits_dimension,
                               sparse_combiner=sparse_combiner)
 
-    def train_op_fn(loss: torch.Tensor) -> GroupedTrainOp:
+    def train_op_fn(loss: torch.Tensor) -> Any:
         if optimizer is None:
             opt = FtrlOptimizer(min(_LEARNING_RATE, 1.0 / math.sqrt(len(feature_columns))))
         else:
             opt = get_optimizer(optimizer, _LEARNING_RATE, where)
-        return GroupedTrainOp(loss, [(opt, parameters_under("linear"))])
+        return train_op(loss, [(opt, parameters_under("linear"))])
 
     return head.create_estimator_spec(features, mode, logits, labels, train_op_fn)
 

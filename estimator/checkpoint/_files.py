@@ -428,4 +428,5 @@ def record_and_prune(model_dir: str, name: str, keep_max: Optional[int],
             except FileNotFoundError:
                 pass
             except OSError as e:
-                logger.warning("Could not delete old checkpoint file %s: %s", path, e)
+                logger.warning("Could not delete old checkpoint file %s: %s; it is no longer "
+                               "in the index, so delete it by hand to free the space", path, e)

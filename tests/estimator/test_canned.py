@@ -340,3 +340,16 @@ def test_features_must_be_a_dict(tmp_path):
                                 config=config())
     with pytest.raises(ValueError, match="features should be a dict"):
         model.train(lambda: [(torch.zeros(4, 1), torch.zeros(4))])
+
+
+def test_predict_keys_and_whole_batches_with_string_classes(tmp_path):
+    features, labels = make_data(n=40)
+    names = np.array(["no", "yes"])[labels]
+    model = est.LinearClassifier(COLUMNS, label_vocabulary=["no", "yes"],
+                                 model_dir=str(tmp_path), config=config())
+    model.train(input_fn(features, names))
+    batches = list(model.predict(predict_fn(features, batch=16), predict_keys=["classes"],
+                                 yield_single_examples=False))
+    assert [b["classes"].shape for b in batches] == [(16, 1), (16, 1), (8, 1)]
+    assert set(batches[0]) == {"classes"}
+    assert {c for b in batches for c in b["classes"].reshape(-1)} <= {b"no", b"yes"}

@@ -91,6 +91,7 @@ def test_default_flags_suit_a_short_demo_run():
     args = dogs_vs_cats.parse_args([])
     config = dogs_vs_cats._common.run_config(args)
     assert config.save_summary_steps == 5 and config.save_checkpoints_steps == 25
+    assert config.log_step_count_steps == 25
     assert config.save_checkpoints_secs is None and config.tf_random_seed is None
     secs = dogs_vs_cats._common.run_config(dogs_vs_cats.parse_args(["--save-checkpoints-secs",
                                                                     "30"]))
