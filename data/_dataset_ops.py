@@ -6,7 +6,7 @@ line to its op module under ``data.ops``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Union, cast
 
 if TYPE_CHECKING:
     from data.dataset import Dataset
@@ -19,6 +19,11 @@ UNKNOWN_CARDINALITY = -2
 
 class DatasetOps:
     """Transformations and consumers mixed into ``Dataset``."""
+
+    @property
+    def _dataset(self) -> "Dataset":
+        """``self``: this class is only ever mixed into ``Dataset``."""
+        return cast("Dataset", self)
 
     # -- windows and running state ------------------------------------------------------------
     def window(self, size: int, shift: Optional[int] = None, stride: int = 1,
@@ -36,7 +41,7 @@ class DatasetOps:
         [[0, 1], [2, 3], [4]]
         """
         from data.ops.window import WindowDataset
-        return WindowDataset(self, size, shift, stride, drop_remainder)  # type: ignore[arg-type]
+        return WindowDataset(self._dataset, size, shift, stride, drop_remainder)
 
     def scan(self, initial_state: Any, scan_func: Callable[[Any, Any], Any]) -> "Dataset":
         """Carry a state: ``scan_func(state, element)`` returns ``(new_state, output)``.
@@ -46,7 +51,7 @@ class DatasetOps:
         [0, 0, 10, 30, 60]
         """
         from data.ops.scan import ScanDataset
-        return ScanDataset(self, initial_state, scan_func)  # type: ignore[arg-type]
+        return ScanDataset(self._dataset, initial_state, scan_func)
 
     def reduce(self, initial_state: Any, reduce_func: Callable[[Any, Any], Any]) -> Any:
         """Fold every element into a state: ``reduce_func(state, element)`` → new state.
@@ -56,7 +61,7 @@ class DatasetOps:
         10
         """
         from data.ops.scan import reduce
-        return reduce(self, initial_state, reduce_func)  # type: ignore[arg-type]
+        return reduce(self._dataset, initial_state, reduce_func)
 
     # -- filtering ----------------------------------------------------------------------------
     def take_while(self, predicate: Callable[..., Any]) -> "Dataset":
@@ -67,7 +72,7 @@ class DatasetOps:
         [0, 1, 2, 3]
         """
         from data.ops.filter import TakeWhileDataset
-        return TakeWhileDataset(self, predicate)  # type: ignore[arg-type]
+        return TakeWhileDataset(self._dataset, predicate)
 
     def unique(self) -> "Dataset":
         """Each distinct element once (scalar integers or strings), in first-seen order.
@@ -77,7 +82,7 @@ class DatasetOps:
         [1, 3, 2, 5]
         """
         from data.ops.filter import UniqueDataset
-        return UniqueDataset(self)  # type: ignore[arg-type]
+        return UniqueDataset(self._dataset)
 
     # -- batching and grouping ----------------------------------------------------------------
     def rebatch(self, batch_size: Union[int, Sequence[int]],
@@ -89,7 +94,7 @@ class DatasetOps:
         [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
         """
         from data.ops.rebatch import RebatchDataset
-        return RebatchDataset(self, batch_size, drop_remainder)  # type: ignore[arg-type]
+        return RebatchDataset(self._dataset, batch_size, drop_remainder)
 
     def group_by_window(self, key_func: Callable[..., Any],
                         reduce_func: Callable[[Any, "Dataset"], "Dataset"],
@@ -107,7 +112,7 @@ class DatasetOps:
         [[0, 3], [1, 4], [2, 5], [6, 9], [7], [8]]
         """
         from data.ops.grouping import GroupByWindowDataset
-        return GroupByWindowDataset(self, key_func, reduce_func,  # type: ignore[arg-type]
+        return GroupByWindowDataset(self._dataset, key_func, reduce_func,
                                     window_size, window_size_func)
 
     def bucket_by_sequence_length(self, element_length_func: Callable[..., Any],
@@ -127,7 +132,7 @@ class DatasetOps:
         [[[1, 0], [2, 2]], [[3, 3, 3, 0, 0], [5, 5, 5, 5, 5]], [[1]], [[4, 4, 4, 4]]]
         """
         from data.ops.grouping import bucket_by_sequence_length
-        return bucket_by_sequence_length(self, element_length_func,  # type: ignore[arg-type]
+        return bucket_by_sequence_length(self._dataset, element_length_func,
                                          bucket_boundaries, bucket_batch_sizes, padded_shapes,
                                          padding_values, pad_to_bucket_boundary, no_padding,
                                          drop_remainder)
@@ -140,7 +145,7 @@ class DatasetOps:
         See :mod:`data.ops.resample` for the rule and how it differs from tf.data's mixing.
         """
         from data.ops.resample import RejectionResampleDataset
-        return RejectionResampleDataset(self, class_func,  # type: ignore[arg-type]
+        return RejectionResampleDataset(self._dataset, class_func,
                                         target_dist, initial_dist, seed)
 
     # -- files --------------------------------------------------------------------------------
@@ -148,13 +153,13 @@ class DatasetOps:
                  shard_func: Any = None) -> "Dataset":
         """Record the elements into the directory ``path`` once, replay them afterwards."""
         from data.ops.save import snapshot
-        return snapshot(self, path, compression, reader_func, shard_func)  # type: ignore[arg-type]
+        return snapshot(self._dataset, path, compression, reader_func, shard_func)
 
     def save(self, path: str, compression: Optional[str] = None, shard_func: Any = None,
              checkpoint_args: Any = None) -> None:
         """Write every element under the directory ``path``, for ``Dataset.load(path)``."""
         from data.ops.save import save
-        save(self, path, compression, shard_func, checkpoint_args)  # type: ignore[arg-type]
+        save(self._dataset, path, compression, shard_func, checkpoint_args)
 
     # -- consuming ----------------------------------------------------------------------------
     def as_numpy_iterator(self) -> Iterator[Any]:
@@ -171,7 +176,7 @@ class DatasetOps:
         def to_numpy(leaf: Any) -> Any:
             return leaf.numpy() if isinstance(leaf, torch.Tensor) else leaf
 
-        with iter(self) as it:  # type: ignore[call-overload]
+        with iter(self._dataset) as it:
             for element in it:
                 yield map_structure(to_numpy, element)
 
@@ -183,7 +188,7 @@ class DatasetOps:
         ...     5).map(lambda b: int(b.sum())).get_single_element()
         True
         """
-        with iter(self) as it:  # type: ignore[call-overload]
+        with iter(self._dataset) as it:
             try:
                 element = next(it)
             except StopIteration:
@@ -205,10 +210,10 @@ class DatasetOps:
         >>> data.Dataset.range(5).repeat().cardinality() == data.INFINITE_CARDINALITY
         True
         """
-        return self._cardinality()  # type: ignore[attr-defined]
+        return self._dataset._cardinality()
 
     def __len__(self) -> int:
-        n = self._cardinality()  # type: ignore[attr-defined]
+        n = self._dataset._cardinality()
         if n == INFINITE_CARDINALITY:
             raise TypeError("The dataset is infinite.")
         if n == UNKNOWN_CARDINALITY:

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
-from data._iterator import CountingIterator, DatasetIterator, require_keys
+from data._iterator import CountingIterator, DatasetIterator, require_keys, state_int, state_seed
 from data._seed import derive_seed, get_element_seed, get_seed
 
 _local = threading.local()
@@ -99,10 +99,11 @@ class _ElementSeedIterator(CountingIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, "seed", "epoch")
+        seed, epoch = state_seed(self.op_name, state), state_int(self.op_name, state, "epoch")
         super()._set_state(state)
-        self._seed = (int(state["seed"][0]), int(state["seed"][1]))
+        self._seed = seed
         self._fn.seed = self._seed  # later epochs of the restored pipeline draw the same
-        self._epoch = int(state["epoch"])
+        self._epoch = epoch
 
 
 def generator(op_seed: Optional[int] = None) -> Optional[torch.Generator]:

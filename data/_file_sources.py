@@ -27,7 +27,7 @@ import gzip
 import io
 import os
 import zlib
-from typing import Any, BinaryIO, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Dict, Optional, Sequence, Tuple, Union, cast
 
 from data._iterator import (UPSTREAM, DatasetIterator, MalformedStateError, require_keys,
                             state_int)
@@ -111,7 +111,9 @@ def open_file(path: str, compression_type: str, buffer_size: int, offset: int = 
     raw = open(path, "rb", buffering=0)
     try:
         if compression_type == "GZIP":
-            stream: BinaryIO = gzip.GzipFile(fileobj=io.BufferedReader(raw, buffer_size))
+            # A binary file in all the readers use (read, tell, close), though typeshed
+            # declares GzipFile a BufferedIOBase only.
+            stream = cast(BinaryIO, gzip.GzipFile(fileobj=io.BufferedReader(raw, buffer_size)))
         else:
             stream = io.BufferedReader(_ZlibReader(raw, zlib.MAX_WBITS), buffer_size)
         remaining = offset

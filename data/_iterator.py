@@ -21,9 +21,10 @@ for is bounded by what the op can legitimately have saved.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import weakref
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 UPSTREAM = "upstream"
 UPSTREAMS = "upstreams"
@@ -239,6 +240,39 @@ def state_list(op_name: str, state: Dict[str, Any], key: str,
         raise MalformedStateError(f"{op_name}: saved state field {key!r} has {len(value)} "
                                   f"items, more than this op can hold ({max_len})")
     return list(value)
+
+
+def state_seed(op_name: str, state: Dict[str, Any], key: str = "seed") -> Tuple[int, int]:
+    """``state[key]``, a saved ``(seed, seed2)`` pair of ints (see :func:`state_int`)."""
+    pair = state_list(op_name, state, key)
+    if len(pair) != 2:
+        raise MalformedStateError(f"{op_name}: saved state field {key!r} must hold 2 ints, got "
+                                  f"{_short(pair)}")
+    first, second = (state_int(op_name, {key: s}, key, None) for s in pair)
+    return first, second
+
+
+def state_generator(op_name: str, state: Dict[str, Any], key: str = "generator") -> Any:
+    """``state[key]``, a saved ``torch.Generator.get_state()``: a uint8 tensor of its size."""
+    import torch
+
+    require_keys(op_name, state, key)
+    value = state[key]
+    size = _generator_state_size()
+    if (not isinstance(value, torch.Tensor) or value.dtype != torch.uint8
+            or value.shape != (size,)):
+        got = (f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+               if isinstance(value, torch.Tensor) else f"{type(value).__name__} {_short(value)}")
+        raise MalformedStateError(f"{op_name}: saved state field {key!r} must be a uint8 tensor "
+                                  f"of {size} bytes (torch.Generator.get_state()), got {got}")
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def _generator_state_size() -> int:
+    import torch
+
+    return int(torch.Generator().get_state().numel())
 
 
 def _short(value: Any) -> str:

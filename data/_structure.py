@@ -8,6 +8,7 @@ unbatching it gives its strings back. Numpy arrays become tensors without a copy
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Iterator, List, Sequence
 
 import numpy as np
@@ -177,5 +178,8 @@ def batch_size_of(batched: Any, op: str = "unbatch") -> int:
 def unbatch(batched: Any) -> List[Any]:
     """Split a batched element into its rows (inverse of :func:`batch`)."""
     n = batch_size_of(batched)
-    return [map_structure(lambda leaf, i=i: None if leaf is None else leaf[i], batched)
-            for i in range(n)]
+    return [map_structure(functools.partial(_row, i), batched) for i in range(n)]
+
+
+def _row(i: int, leaf: Any) -> Any:
+    return None if leaf is None else leaf[i]

@@ -73,7 +73,7 @@ class Dataset(DatasetSources, DatasetOps):
     def _spec(self) -> Any:
         """This dataset's element spec; ops that know it statically override this."""
         if self._keeps_spec:
-            return self._input.element_spec
+            return self._input_datasets()[0].element_spec
         from data._spec import spec_of
         return spec_of(self._representative())
 
@@ -81,7 +81,7 @@ class Dataset(DatasetSources, DatasetOps):
         """One element with the structure and dtypes of all of them, produced as cheaply as
         the op allows (ops that know better override this); ``ValueError`` if none exists."""
         if self._keeps_spec:
-            return self._input._representative()
+            return self._input_datasets()[0]._representative()
         from data._seed import preserved_op_counter
         with preserved_op_counter():
             it = self._iterator(0)
@@ -429,7 +429,7 @@ class Dataset(DatasetSources, DatasetOps):
         inputs = [d.options() for d in self._input_datasets()]
         result = merge(*inputs) if inputs else Options()
         result._set_mutable(False)
-        return result  # type: ignore[return-value]
+        return result  # type: ignore[return-value]  # merge() of Options is an Options
 
     def with_options(self, options: "Options") -> "Dataset":
         """This dataset with ``options`` merged into its options (set values win).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import BinaryIO, Dict, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
 
 from data._file_sources import FileSourceDataset, Filenames, open_file
 from data.dataset import Dataset
@@ -19,8 +19,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 def list_files(file_pattern: Union[PathLike, Sequence[PathLike]], shuffle: Optional[bool] = None,
                seed: Optional[int] = None) -> Dataset:
     """Files matching one or more glob patterns (``**`` matches any number of directories)."""
-    single = isinstance(file_pattern, (str, os.PathLike))
-    patterns = [file_pattern] if single else list(file_pattern)
+    patterns: List[PathLike] = ([file_pattern] if isinstance(file_pattern, (str, os.PathLike))
+                                else list(file_pattern))
     if not patterns:
         raise ValueError("list_files: file_pattern is an empty list; give at least one pattern")
     files = sorted(f for p in patterns for f in glob.glob(os.fspath(p), recursive=True))

@@ -9,7 +9,7 @@ True
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from typing import Optional, Tuple, Type, Union
 
 from data._decode_csv import decode_csv
 from data._decode_raw import decode_raw
@@ -60,7 +60,7 @@ class FileBytes(bytes):
         obj.path = path
         return obj
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self) -> Tuple[Type["FileBytes"], Tuple[bytes, Optional[str]]]:
         return (FileBytes, (bytes(self), self.path))
 
 

@@ -75,4 +75,4 @@ def compile_in_place(module: nn.Module, options: Dict[str, Any]) -> nn.Module:
 
 def to_channels_last(module: nn.Module) -> None:
     """Store the 4-D parameters and buffers of ``module`` channels_last (in place)."""
-    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch stub omits it

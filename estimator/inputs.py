@@ -38,7 +38,8 @@ _SHUFFLE_MESSAGE = ("shuffle must be provided and explicitly set as boolean (it 
                     "to set it as True for training); got {}")
 
 
-def _check_common(batch_size: Any, num_epochs: Any, shuffle: Any, fn: str) -> None:
+def _check_common(batch_size: Any, num_epochs: Any, shuffle: Any, fn: str) -> bool:
+    """Check the arguments both input_fns share; ``shuffle``, a bool."""
     if not isinstance(shuffle, bool):
         raise ValueError(_SHUFFLE_MESSAGE.format(shuffle))
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
@@ -49,6 +50,7 @@ def _check_common(batch_size: Any, num_epochs: Any, shuffle: Any, fn: str) -> No
                                    num_epochs <= 0):
         raise ValueError(f"{fn}: num_epochs must be a positive int or None (forever), got "
                          f"{num_epochs!r}")
+    return shuffle
 
 
 def _column(array: Any, key: str) -> Any:
@@ -96,7 +98,8 @@ class ArrayBatchIterator(Iterator[Any]):
         self._src = source
         self._seed = _draw_seed() if source.shuffle else 0
         self._position = 0
-        self._epoch, self._order = -1, None  # the permutation of the epoch last used
+        self._epoch = -1
+        self._order: Optional[torch.Tensor] = None  # the permutation of the epoch last used
         self._exhausted = False
 
     def _epoch_order(self, epoch: int) -> Optional[torch.Tensor]:
@@ -197,7 +200,7 @@ def numpy_input_fn(x: Any, y: Any = None, batch_size: int = 128, num_epochs: Opt
     [4, 4, 4, 4, 4]
     """
     fn = "numpy_input_fn"
-    _check_common(batch_size, num_epochs, shuffle, fn)
+    shuffled = _check_common(batch_size, num_epochs, shuffle, fn)
 
     def input_fn() -> ArrayBatches:
         if isinstance(x, dict):
@@ -236,7 +239,7 @@ def numpy_input_fn(x: Any, y: Any = None, batch_size: int = 128, num_epochs: Opt
                              f"y must have the same length.\nShapes in x: {shapes_x}\n"
                              f"Shapes in y: {shapes_y}\n")
         assemble = _assembler(feature_keys, isinstance(x, dict), target)
-        return ArrayBatches(columns, assemble, batch_size, num_epochs, shuffle)
+        return ArrayBatches(columns, assemble, batch_size, num_epochs, shuffled)
 
     return input_fn
 
@@ -257,7 +260,7 @@ def pandas_input_fn(x: Any, y: Any = None, batch_size: int = 128, num_epochs: Op
         raise TypeError("pandas_input_fn should not be called without pandas installed "
                         "(pip install pandas)") from None
     fn = "pandas_input_fn"
-    _check_common(batch_size, num_epochs, shuffle, fn)
+    shuffled = _check_common(batch_size, num_epochs, shuffle, fn)
     if not isinstance(target_column, str):
         raise TypeError("target_column must be a string type")
     if not isinstance(x, pd.DataFrame):
@@ -285,6 +288,6 @@ def pandas_input_fn(x: Any, y: Any = None, batch_size: int = 128, num_epochs: Op
     assemble = _assembler(feature_keys, True, target)
 
     def input_fn() -> ArrayBatches:
-        return ArrayBatches(columns, assemble, batch_size, num_epochs, shuffle)
+        return ArrayBatches(columns, assemble, batch_size, num_epochs, shuffled)
 
     return input_fn

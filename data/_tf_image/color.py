@@ -9,7 +9,7 @@ float/double steps, so results match TF's bit for bit.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import torch
 
@@ -34,7 +34,7 @@ def _scalar(value: Any) -> float:
     return float(value.item() if isinstance(value, torch.Tensor) else value)
 
 
-def adjust_brightness(image: torch.Tensor, delta: float) -> torch.Tensor:
+def adjust_brightness(image: torch.Tensor, delta: Union[float, torch.Tensor]) -> torch.Tensor:
     """``image + delta`` (in ``[0, 1]`` units for integer images, which saturate).
 
     >>> adjust_brightness(torch.tensor([[[10, 250, 0]]], dtype=torch.uint8), 0.1).tolist()
@@ -59,7 +59,8 @@ def _pairwise_mean(x: torch.Tensor) -> torch.Tensor:
     return s[:, :1] * torch.tensor(1.0 / pixels, dtype=torch.float32)
 
 
-def adjust_contrast(images: torch.Tensor, contrast_factor: float) -> torch.Tensor:
+def adjust_contrast(images: torch.Tensor,
+                    contrast_factor: Union[float, torch.Tensor]) -> torch.Tensor:
     """``mean + contrast_factor * (x - mean)``, the mean taken per image and channel.
 
     >>> adjust_contrast(torch.tensor([[[0.2], [0.6]]]), 2.0).flatten().tolist()
@@ -113,7 +114,8 @@ def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tens
     return torch.stack(channels, -1)
 
 
-def adjust_saturation(image: torch.Tensor, saturation_factor: float) -> torch.Tensor:
+def adjust_saturation(image: torch.Tensor,
+                      saturation_factor: Union[float, torch.Tensor]) -> torch.Tensor:
     """Scale the saturation (HSV) of an RGB image by ``saturation_factor``, clipped to [0, 1].
 
     >>> adjust_saturation(torch.tensor([[[1.0, 0.5, 0.5]]]), 0.0).tolist()
@@ -168,7 +170,7 @@ def _hv_range_to_rgb(h: torch.Tensor, v_min: torch.Tensor, v_max: torch.Tensor) 
     return torch.stack(out, -1)
 
 
-def adjust_hue(image: torch.Tensor, delta: float) -> torch.Tensor:
+def adjust_hue(image: torch.Tensor, delta: Union[float, torch.Tensor]) -> torch.Tensor:
     """Rotate the hue of an RGB image by ``delta`` (a fraction of the colour wheel, [-1, 1]).
 
     >>> adjust_hue(torch.tensor([[[1.0, 0.0, 0.0]]]), 1 / 3).tolist()

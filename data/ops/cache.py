@@ -55,10 +55,13 @@ class CacheDataset(Dataset):
             return os.path.exists(self._filename)
         return self._memory is not None
 
-    def _publish_memory(self, initial: Dict[str, Any], elements: List[Any]) -> None:
+    def _publish_memory(self, initial: Dict[str, Any],
+                        elements: List[Any]) -> Tuple[Dict[str, Any], List[Any]]:
+        """Publish a complete pass unless one already was; the published one."""
         with self._lock:
             if self._memory is None:
                 self._memory = (initial, elements)
+            return self._memory
 
     def _cardinality(self) -> int:
         return self._input._cardinality()
@@ -66,12 +69,13 @@ class CacheDataset(Dataset):
     def _iterator(self, epoch: int) -> DatasetIterator:
         return _CacheIterator(self, epoch)
 
-    def _rebuild_memory(self, initial: Dict[str, Any], epoch: int) -> None:
+    def _rebuild_memory(self, initial: Dict[str, Any],
+                        epoch: int) -> Tuple[Dict[str, Any], List[Any]]:
         """Replay the recorded first pass from its initial state (a new process's restore)."""
         upstream = self._input._iterator(epoch)
         try:
             upstream.load_state_dict(initial)
-            self._publish_memory(initial, list(upstream))
+            return self._publish_memory(initial, list(upstream))
         finally:
             upstream.close()
 
@@ -109,12 +113,13 @@ class _CacheIterator(DatasetIterator):
             self._start_record()
 
     # -- modes -----------------------------------------------------------------------------
-    def _start_record(self, initial: Optional[Dict[str, Any]] = None) -> None:
+    def _start_record(self, initial: Optional[Dict[str, Any]] = None) -> DatasetIterator:
+        """Start the first pass (from ``initial``, the upstream's state); its upstream."""
         with options_lib.applied(self._options):
-            self._upstream = self._ds._input._iterator(self._epoch)
+            upstream = self._upstream = self._ds._input._iterator(self._epoch)
         if initial is not None:
-            self._upstream.load_state_dict(initial)
-        self._initial = self._upstream.state_dict() if initial is None else initial
+            upstream.load_state_dict(initial)
+        self._initial = upstream.state_dict() if initial is None else initial
         self._recording = True
         self._count = 0
         if self._ds._filename:
@@ -126,6 +131,7 @@ class _CacheIterator(DatasetIterator):
             self._tmp = f"{self._ds._filename}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             self._file = open(self._tmp, "wb")
             self._file.write(_MAGIC)
+        return upstream
 
     def _start_replay(self) -> None:
         if not self._ds._filename:
@@ -188,26 +194,30 @@ class _CacheIterator(DatasetIterator):
     def _finish(self) -> None:
         """Publish the recorded pass, then stand at the end of the cache (a cheap state)."""
         self._recording = False
+        tmp = self._tmp
         if self._file is None:
-            self._ds._publish_memory(self._initial, self._elements)
-            self._initial, self._elements = self._ds._memory
+            assert self._initial is not None  # set when the pass started
+            self._initial, self._elements = self._ds._publish_memory(self._initial,
+                                                                     self._elements)
             self._index = len(self._elements)
         else:
+            assert tmp is not None  # the file a recording pass writes
             f, self._file = self._file, None
             f.flush()
             os.fsync(f.fileno())
             f.close()
             try:
-                os.link(self._tmp, self._ds._filename)  # fails if another pass completed first
+                os.link(tmp, self._ds._filename)  # fails if another pass completed first
             except FileExistsError:
                 pass
             finally:
-                os.unlink(self._tmp)
+                os.unlink(tmp)
                 self._tmp = None
             self._offset = os.path.getsize(self._ds._filename)
             self._index = self._count
         upstream, self._upstream = self._upstream, None
-        upstream.close()
+        if upstream is not None:
+            upstream.close()
 
     def _live_upstreams(self) -> List[DatasetIterator]:
         return [] if self._upstream is None else [self._upstream]
@@ -231,10 +241,10 @@ class _CacheIterator(DatasetIterator):
             require_keys(self.op_name, state, "epoch", "initial", "count")
             self._epoch = state_int(self.op_name, state, "epoch")
             count = state_int(self.op_name, state, "count")
-            self._start_record(state["initial"])
+            upstream = self._start_record(state["initial"])
             for i in range(count):
                 try:
-                    self._record(next(self._upstream))
+                    self._record(next(upstream))
                 except StopIteration:
                     self._close()
                     raise MalformedStateError(
@@ -253,10 +263,11 @@ class _CacheIterator(DatasetIterator):
                                      os.path.getsize(self._ds._filename))
         else:
             require_keys(self.op_name, state, "index", "initial")
-            if self._ds._memory is None:
+            memory = self._ds._memory
+            if memory is None:
                 with options_lib.applied(self._options):
-                    self._ds._rebuild_memory(state["initial"], self._epoch)
-            self._initial, self._elements = self._ds._memory
+                    memory = self._ds._rebuild_memory(state["initial"], self._epoch)
+            self._initial, self._elements = memory
         self._index = state_int(self.op_name, state, "index", 0,
                                 None if self._ds._filename else len(self._elements))
 

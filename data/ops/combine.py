@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 from data import options as options_lib
 from data._call import call_with_element
-from data._iterator import UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateError, require_keys
+from data._iterator import (UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateError, require_keys,
+                            state_bool, state_int, state_list)
 from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data._spec import most_specific_compatible
 from data._structure import flatten as leaves, pack
@@ -27,7 +28,10 @@ from data.options import Options
 
 
 def _load_all(op: str, iterators: List[DatasetIterator], states: Any) -> None:
-    if not isinstance(states, list) or len(states) != len(iterators):
+    if not isinstance(states, (list, tuple)):
+        raise MalformedStateError(f"{op}: saved state field {UPSTREAMS!r} must be a list, got "
+                                  f"{type(states).__name__}")
+    if len(states) != len(iterators):
         raise MalformedStateError(f"{op}: saved state has {len(states)} upstream states, the "
                                   f"pipeline has {len(iterators)} upstreams")
     for it, st in zip(iterators, states):
@@ -176,8 +180,9 @@ class _ConcatenateIterator(DatasetIterator):
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         require_keys(self.op_name, state, "index", UPSTREAMS)
+        index = state_int(self.op_name, state, "index", 0, len(self._upstreams))
         _load_all(self.op_name, self._upstreams, state[UPSTREAMS])
-        self._index = int(state["index"])
+        self._index = index
 
 
 # -- interleave / flat_map -------------------------------------------------------------------
@@ -326,21 +331,38 @@ class _InterleaveIterator(DatasetIterator):
         }
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAM, "epoch", "cycle_index", "block_index",
+        op = self.op_name
+        require_keys(op, state, UPSTREAM, "epoch", "cycle_index", "block_index",
                      "end_of_input", "position", "slots")
-        if len(state["slots"]) != len(self._slots):
+        slots = state_list(op, state, "slots")
+        if len(slots) != len(self._slots):
             raise MalformedStateError(f"interleave: saved state has cycle_length "
-                                      f"{len(state['slots'])}, the pipeline has {len(self._slots)}")
+                                      f"{len(slots)}, the pipeline has {len(self._slots)}")
+        epoch = state_int(op, state, "epoch")
+        cycle_index = state_int(op, state, "cycle_index", 0, len(self._slots) - 1)
+        block_index = state_int(op, state, "block_index", 0, self._ds._block_length - 1)
+        end_of_input = state_bool(op, state, "end_of_input")
+        position = state_int(op, state, "position")
+        indices = []
+        for saved in slots:
+            if saved is not None:
+                if not isinstance(saved, dict) or "state" not in saved or (
+                        "element" not in saved and "input_state" not in saved):
+                    raise MalformedStateError(f"{op}: saved state field 'slots' holds a "
+                                              f"{type(saved).__name__}, not an open input's "
+                                              "state")
+                indices.append(state_int(op, saved, "index", 0, max(position - 1, 0)))
         self._close()
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._epoch = int(state["epoch"])
-        self._cycle_index = int(state["cycle_index"])
-        self._block_index = int(state["block_index"])
-        self._end_of_input = bool(state["end_of_input"])
-        self._position = int(state["position"])
-        for i, saved in enumerate(state["slots"]):
+        self._epoch = epoch
+        self._cycle_index = cycle_index
+        self._block_index = block_index
+        self._end_of_input = end_of_input
+        self._position = position
+        open_indices = iter(indices)
+        for i, saved in enumerate(slots):
             if saved is not None:
-                index = int(saved["index"])
+                index = next(open_indices)
                 before = saved.get("input_state")
                 element = saved["element"] if before is None else self._pull_again(before)
                 it = self._ds._open(element, self._epoch, index, self._options)

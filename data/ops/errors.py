@@ -28,16 +28,17 @@ def element_error(op: str, index: int, exc: BaseException) -> BaseException:
                f"(0-based position in the input): {exc}")
     if isinstance(exc, (StopIteration, StopAsyncIteration)):
         # Raised on, it would end the dataset silently; tf.data reports an error instead.
-        wrapped = RuntimeError(message)
-        wrapped.element_index = index  # type: ignore[attr-defined]
-        return wrapped
+        stop = RuntimeError(message)
+        setattr(stop, "element_index", index)  # an attribute of our own on any exception type
+        return stop
+    wrapped: BaseException
     try:
-        wrapped: BaseException = type(exc)(message)
+        wrapped = type(exc)(message)
         if str(wrapped) != message:  # e.g. KeyError quotes its message; keep it readable
             raise TypeError
     except Exception:
         wrapped = RuntimeError(message)
-    wrapped.element_index = index  # type: ignore[attr-defined]
+    setattr(wrapped, "element_index", index)
     return wrapped
 
 

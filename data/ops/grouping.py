@@ -18,7 +18,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from data._call import call_with_element
-from data._iterator import UPSTREAM, DatasetIterator, MalformedStateError, require_keys
+from data._iterator import (UPSTREAM, DatasetIterator, MalformedStateError, require_keys, state_bool,
+                            state_int, state_list)
 from data.dataset import Dataset
 from data.ops.errors import element_error
 
@@ -57,6 +58,7 @@ class GroupByWindowDataset(Dataset):
     def _size_for(self, key: int) -> int:
         if self._window_size is not None:
             return self._window_size
+        assert self._window_size_func is not None  # __init__ takes exactly one of the two
         size = _as_key(self._window_size_func(key), "window_size_func")
         if size < 1:
             raise ValueError(f"group_by_window: window_size_func returned {size} for key {key}; "
@@ -96,8 +98,11 @@ class _GroupByWindowIterator(DatasetIterator):
         # The output dataset being produced: (key, its window's elements, iterator).
         self._current: Optional[Tuple[int, List[Any], DatasetIterator]] = None
 
-    def _open(self, key: int, elements: List[Any]) -> None:
-        self._current = (key, elements, self._ds._reduce(key, elements)._iterator(self._epoch))
+    def _open(self, key: int, elements: List[Any]) -> DatasetIterator:
+        """Start producing the output dataset of one window; its iterator."""
+        it = self._ds._reduce(key, elements)._iterator(self._epoch)
+        self._current = (key, elements, it)
+        return it
 
     def _next(self) -> Any:
         while True:
@@ -143,19 +148,33 @@ class _GroupByWindowIterator(DatasetIterator):
         }
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAM, "windows", "position", "upstream_done",
-                     "current")
-        self._close()
-        self._upstream.load_state_dict(state[UPSTREAM])
-        self._windows = {int(k): list(v) for k, v in state["windows"].items()}
-        self._position = int(state["position"])
-        self._upstream_done = bool(state["upstream_done"])
+        op = self.op_name
+        require_keys(op, state, UPSTREAM, "windows", "position", "upstream_done", "current")
+        saved = state["windows"]
+        if not isinstance(saved, dict):
+            raise MalformedStateError(f"{op}: saved state field 'windows' must be a dict of key "
+                                      f"-> elements, got {type(saved).__name__}")
+        # A window is handed on once full, so a saved one holds fewer than window_size.
+        most = None if self._ds._window_size is None else self._ds._window_size - 1
+        windows = {state_int(op, {"windows": k}, "windows", None):
+                   state_list(op, {"windows": v}, "windows", most) for k, v in saved.items()}
+        position = state_int(op, state, "position")
+        upstream_done = state_bool(op, state, "upstream_done")
         current = state["current"]
         if current is not None:
-            if not isinstance(current, dict) or "elements" not in current:
-                raise MalformedStateError("group_by_window: malformed saved output dataset")
-            self._open(int(current["key"]), list(current["elements"]))
-            self._current[2].load_state_dict(current["state"])  # type: ignore[index]
+            if not isinstance(current, dict):
+                raise MalformedStateError(f"{op}: saved state field 'current' must be a dict "
+                                          f"or None, got {type(current).__name__}")
+            require_keys(op, current, "key", "elements", "state")
+            key = state_int(op, current, "key", None)
+            elements = state_list(op, current, "elements", self._ds._window_size)
+        self._close()
+        self._upstream.load_state_dict(state[UPSTREAM])
+        self._windows = windows
+        self._position = position
+        self._upstream_done = upstream_done
+        if current is not None:
+            self._open(key, elements).load_state_dict(current["state"])
 
     def _live_upstreams(self) -> List[DatasetIterator]:
         return [self._upstream] + ([self._current[2]] if self._current is not None else [])

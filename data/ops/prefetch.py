@@ -8,6 +8,8 @@ recompute on a restore, and a snapshot is cheap next to producing one.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from data._iterator import DatasetIterator
 from data.dataset import Dataset
 from data.ops._args import check_int
@@ -28,7 +30,7 @@ class PrefetchDataset(Dataset):
 
     _keeps_spec = True
 
-    def __init__(self, input_dataset: Dataset, buffer_size: int) -> None:
+    def __init__(self, input_dataset: Dataset, buffer_size: Optional[int]) -> None:
         super().__init__()
         self._input = input_dataset
         # None is AUTOTUNE and 0 means no buffering, as in tf.data.

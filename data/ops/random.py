@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 
 import torch
 
-from data._iterator import DatasetIterator, require_keys
+from data._iterator import DatasetIterator, require_keys, state_generator, state_int, state_seed
 from data._seed import get_seed, make_generator
 from data._spec import TensorSpec
 from data.dataset import INFINITE_CARDINALITY, Dataset
@@ -55,8 +55,11 @@ class _RandomIterator(DatasetIterator):
                 "epoch": self._epoch}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "generator", "seed", "epoch")
-        self._ds._seed = (int(state["seed"][0]), int(state["seed"][1]))  # later epochs too
-        self._epoch = int(state["epoch"])
-        self._gen = make_generator(self._ds._seed, self._epoch)
-        self._gen.set_state(state["generator"])
+        op = self.op_name
+        require_keys(op, state, "generator", "seed", "epoch")
+        seed, epoch = state_seed(op, state), state_int(op, state, "epoch")
+        generator = state_generator(op, state)
+        self._ds._seed = seed  # later epochs too
+        self._epoch = epoch
+        self._gen = make_generator(seed, epoch)
+        self._gen.set_state(generator)

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Sequence, Union
 import torch
 
 from data import _structure
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import UPSTREAM, DatasetIterator, MalformedStateError, require_keys, state_int
 from data._spec import batched, unbatched
 from data.dataset import Dataset
 from data.ops._args import check_int
@@ -99,8 +99,17 @@ class _RebatchIterator(DatasetIterator):
                 "turn": self._turn}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAM, "batch", "row", "turn")
+        op = self.op_name
+        require_keys(op, state, UPSTREAM, "batch", "row", "turn")
+        batch = state["batch"]
+        try:
+            rows = None if batch is None else _structure.batch_size_of(batch, op)
+        except ValueError as e:
+            raise MalformedStateError(f"{op}: saved state field 'batch' is not a batch: "
+                                      f"{e}") from None
+        row = state_int(op, state, "row", 0, rows)  # unused while no batch is being cut
+        turn = state_int(op, state, "turn")
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._batch = state["batch"]
-        self._row = int(state["row"])
-        self._turn = int(state["turn"])
+        self._batch = batch
+        self._row = row
+        self._turn = turn

@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import torch
 
 from data._call import call_with_element
-from data._iterator import CountingIterator, DatasetIterator, require_keys
+from data._iterator import (CountingIterator, DatasetIterator, MalformedStateError, require_keys,
+                            state_generator, state_int, state_seed)
 from data._seed import get_seed, make_generator
 from data.dataset import Dataset
 from data.ops.errors import element_error
@@ -108,10 +109,21 @@ class _ResampleIterator(CountingIterator):
         return state
 
     def _set_state(self, state: Dict[str, Any]) -> None:
+        op = self.op_name
+        require_keys(op, state, "generator", "counts", "epoch", "seed")
+        seed, epoch = state_seed(op, state), state_int(op, state, "epoch")
+        generator = state_generator(op, state)
+        counts = state["counts"]
+        if (not isinstance(counts, torch.Tensor) or counts.shape != self._counts.shape
+                or not bool(torch.isfinite(counts).all()) or bool((counts < 0).any())):
+            got = (f"shape {tuple(counts.shape)}" if isinstance(counts, torch.Tensor)
+                   else type(counts).__name__)
+            raise MalformedStateError(
+                f"{op}: saved state field 'counts' must be a tensor of {self._counts.numel()} "
+                f"non-negative class counts, got {got}")
         super()._set_state(state)
-        require_keys(self.op_name, state, "generator", "counts", "epoch", "seed")
-        self._ds._seed = (int(state["seed"][0]), int(state["seed"][1]))  # later epochs too
-        self._epoch = int(state["epoch"])
-        self._gen = make_generator(self._ds._seed, self._epoch)
-        self._gen.set_state(state["generator"])
-        self._counts = torch.as_tensor(state["counts"], dtype=torch.float64).clone()
+        self._ds._seed = seed  # later epochs too
+        self._epoch = epoch
+        self._gen = make_generator(seed, epoch)
+        self._gen.set_state(generator)
+        self._counts = counts.to(torch.float64).clone()

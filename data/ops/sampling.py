@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
-from data._iterator import UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateError, require_keys
+from data._iterator import (UPSTREAM, UPSTREAMS, DatasetIterator, MalformedStateError, require_keys,
+                            state_bool, state_generator, state_int, state_list, state_seed)
 from data._seed import get_seed, make_generator
 from data._spec import most_specific_compatible
 from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
@@ -122,14 +123,20 @@ class _DirectedIterator(DatasetIterator):
                 "ended": list(self._ended)}
 
     def _load_directed(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAMS, "ended")
-        if len(state[UPSTREAMS]) != len(self._upstreams):
-            raise MalformedStateError(f"{self.op_name}: saved state has "
-                                      f"{len(state[UPSTREAMS])} inputs, the pipeline has "
-                                      f"{len(self._upstreams)}")
-        for it, st in zip(self._upstreams, state[UPSTREAMS]):
+        op = self.op_name
+        require_keys(op, state, UPSTREAMS, "ended")
+        saved = state_list(op, state, UPSTREAMS)
+        if len(saved) != len(self._upstreams):
+            raise MalformedStateError(f"{op}: saved state has {len(saved)} inputs, the pipeline "
+                                      f"has {len(self._upstreams)}")
+        ended = state_list(op, state, "ended", len(self._upstreams))
+        ended = [state_bool(op, {"ended": e}, "ended") for e in ended]
+        if len(ended) != len(self._upstreams):
+            raise MalformedStateError(f"{op}: saved state field 'ended' has {len(ended)} "
+                                      f"flags, the pipeline has {len(self._upstreams)} inputs")
+        for it, st in zip(self._upstreams, saved):
             it.load_state_dict(st)
-        self._ended = [bool(e) for e in state["ended"]]
+        self._ended = ended
 
 
 class _SampleIterator(_DirectedIterator):
@@ -160,13 +167,16 @@ class _SampleIterator(_DirectedIterator):
         return state
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "generator", "seed", "epoch")
+        op = self.op_name
+        require_keys(op, state, "generator", "seed", "epoch")
+        seed, epoch = state_seed(op, state), state_int(op, state, "epoch")
+        generator = state_generator(op, state)
         self._load_directed(state)
-        self._seed = (int(state["seed"][0]), int(state["seed"][1]))
-        self._ds._seed = self._seed  # type: ignore[attr-defined]  # later epochs follow it
-        self._epoch = int(state["epoch"])
-        self._gen = make_generator(self._seed, self._epoch)
-        self._gen.set_state(state["generator"])
+        self._seed = seed
+        self._ds._seed = seed  # type: ignore[attr-defined]  # later epochs follow it
+        self._epoch = epoch
+        self._gen = make_generator(seed, epoch)
+        self._gen.set_state(generator)
 
 
 class ChooseFromDatasets(_DirectedDataset):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from data._iterator import UPSTREAM, DatasetIterator, require_keys
+from data._iterator import UPSTREAM, DatasetIterator, require_keys, state_bool, state_int, state_list
 from data._structure import flatten, pack
 from data.dataset import Dataset
 from data.ops._args import check_int
@@ -86,8 +86,7 @@ class _ListIterator(DatasetIterator):
         return {"index": self._index}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, "index")
-        self._index = int(state["index"])
+        self._index = state_int(self.op_name, state, "index", 0, len(self._elements))
 
 
 class _WindowIterator(DatasetIterator):
@@ -130,8 +129,13 @@ class _WindowIterator(DatasetIterator):
                 "to_skip": self._to_skip, "upstream_done": self._upstream_done}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
-        require_keys(self.op_name, state, UPSTREAM, "buffer", "to_skip", "upstream_done")
+        op, ds = self.op_name, self._ds
+        require_keys(op, state, UPSTREAM, "buffer", "to_skip", "upstream_done")
+        # The buffer holds at most one window's span; at most shift - 1 elements are skipped.
+        buffer = state_list(op, state, "buffer", (ds._size - 1) * ds._stride + 1)
+        to_skip = state_int(op, state, "to_skip", 0, max(ds._shift - 1, 0))
+        upstream_done = state_bool(op, state, "upstream_done")
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._buffer = list(state["buffer"])
-        self._to_skip = int(state["to_skip"])
-        self._upstream_done = bool(state["upstream_done"])
+        self._buffer = buffer
+        self._to_skip = to_skip
+        self._upstream_done = upstream_done

@@ -10,10 +10,12 @@ Both are checked against each other and the standard test vectors.
 from __future__ import annotations
 
 import functools
-from typing import List
+from types import ModuleType
+from typing import List, Optional
 
 import numpy as np
 
+_google_crc32c: Optional[ModuleType]
 try:  # optional: the hardware CRC described above
     import google_crc32c as _google_crc32c
 except ImportError:  # pragma: no cover - depends on the installed extras

@@ -15,20 +15,25 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.descriptor import Descriptor
+from google.protobuf.message import Message
 
 try:
     from google.protobuf.message_factory import GetMessageClass as _get_class
 except ImportError:  # pragma: no cover - protobuf < 4.21
     from google.protobuf import message_factory as _mf
 
-    def _get_class(descriptor: Any) -> Any:
-        return _mf.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)
+    def _get_class(descriptor: Descriptor) -> type[Message]:
+        factory = _mf.MessageFactory(descriptor.file.pool)
+        # The stubs describe protobuf >= 4.21, which removed GetPrototype.
+        return factory.GetPrototype(descriptor)  # type: ignore[attr-defined]
 
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _field(name: str, number: int, kind: int, label: int = _F.LABEL_OPTIONAL,
-           type_name: str = "", oneof_index: int = -1) -> _F:
+def _field(name: str, number: int, kind: descriptor_pb2.FieldDescriptorProto.Type.ValueType,
+           label: descriptor_pb2.FieldDescriptorProto.Label.ValueType = _F.LABEL_OPTIONAL,
+           type_name: str = "", oneof_index: int = -1) -> descriptor_pb2.FieldDescriptorProto:
     field = _F(name=name, number=number, type=kind, label=label, json_name=name)
     if type_name:
         field.type_name = type_name
@@ -54,11 +59,11 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
         f.message_type.add(name=name).field.append(_field("value", 1, kind, rep))
     feature = f.message_type.add(name="Feature")
     feature.oneof_decl.add(name="kind")
-    for number, (name, kind) in enumerate((("bytes_list", "BytesList"),
-                                           ("float_list", "FloatList"),
-                                           ("int64_list", "Int64List")), start=1):
+    for number, (name, list_type) in enumerate((("bytes_list", "BytesList"),
+                                                ("float_list", "FloatList"),
+                                                ("int64_list", "Int64List")), start=1):
         feature.field.append(_field(name, number, _F.TYPE_MESSAGE,
-                                    type_name=f".tensorflow.{kind}", oneof_index=0))
+                                    type_name=f".tensorflow.{list_type}", oneof_index=0))
     features = f.message_type.add(name="Features")
     features.nested_type.append(_map_entry("FeatureEntry", ".tensorflow.Feature"))
     features.field.append(_field("feature", 1, _F.TYPE_MESSAGE, rep,
@@ -80,8 +85,9 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
 
 
 _POOL = descriptor_pool.DescriptorPool()
-_FILE = _POOL.Add(_file())
-_messages = {name: _get_class(_POOL.FindMessageTypeByName(f"tensorflow.{name}"))
+_POOL.Add(_file())
+# Built at run time from the descriptor: their fields are not known to a type checker.
+_messages: dict[str, Any] = {name: _get_class(_POOL.FindMessageTypeByName(f"tensorflow.{name}"))
              for name in ("BytesList", "FloatList", "Int64List", "Feature", "Features",
                           "FeatureList", "FeatureLists", "Example", "SequenceExample")}
 

@@ -131,10 +131,10 @@ def _specs(features: Mapping[str, Any]) -> List[_Spec]:
             if not feature.allow_missing:
                 raise ValueError(f"feature {key!r}: FixedLenSequenceFeature requires "
                                  "allow_missing=True for tf.train.Example protos (as in TF)")
-            default = feature.default_value
-            if default is None:
-                default = (("" if as_str else b"") if vk == "string" else 0)
-            specs.append(_Spec(key, "seq", vk, as_str, _shape(key, feature.shape), default))
+            pad = feature.default_value
+            if pad is None:
+                pad = (("" if as_str else b"") if vk == "string" else 0)
+            specs.append(_Spec(key, "seq", vk, as_str, _shape(key, feature.shape), pad))
         else:
             raise ValueError(f"feature {key!r}: expected a FixedLenFeature, VarLenFeature or "
                              f"FixedLenSequenceFeature, got {type(feature).__name__}")
@@ -306,12 +306,12 @@ def parse_example(serialized: Any, features: Mapping[str, Any], example_names: A
         elif spec.kind == "var":
             out[spec.key] = _sparse([row or [] for row in rows], spec, batched=True)
         else:
-            rows = [row or [] for row in rows]
-            lengths = [_sequence_length(row, spec) for row in rows]
+            present = [row or [] for row in rows]
+            lengths = [_sequence_length(row, spec) for row in present]
             longest = max(lengths, default=0)
             step = math.prod(spec.shape)
             flat = []
-            for row, n in zip(rows, lengths):
+            for row, n in zip(present, lengths):
                 flat.extend(row)
                 flat.extend([spec.default] * ((longest - n) * step))
             out[spec.key] = _tensor(flat, spec.value_kind,

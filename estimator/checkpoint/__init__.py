@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 import torch
 
@@ -157,8 +157,10 @@ def _encode_model(model: Mapping[str, Any]) -> Mapping[str, Any]:
     # only extra state objects need checking.
     if all(isinstance(v, torch.Tensor) for v in model.values()):
         return model
-    return type(model)((k, v if isinstance(v, torch.Tensor) else encode(v, f"model[{k!r}]"))
-                       for k, v in model.items())
+    # The model's own mapping type (an OrderedDict state_dict), built from its items.
+    same_type: Callable[[Iterable[Tuple[str, Any]]], Mapping[str, Any]] = type(model)
+    return same_type((k, v if isinstance(v, torch.Tensor) else encode(v, f"model[{k!r}]"))
+                     for k, v in model.items())
 
 
 def read_variables(path_or_model_dir: PathLike) -> Dict[str, torch.Tensor]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import collections
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Type
 
 import numpy as np
 import torch
@@ -59,14 +59,14 @@ def encode(value: Any, path: str = "state") -> Any:
                 "fields": list(value._fields),
                 "values": [encode(v, f"{path}.{f}") for f, v in zip(value._fields, value)]}
     if isinstance(value, dict):
-        items = {k: encode(v, f"{path}[{k!r}]") for k, v in value.items()}
+        entries = {k: encode(v, f"{path}[{k!r}]") for k, v in value.items()}
         if TAG in value or not all(type(k) in _SIMPLE_KEYS for k in value):
             # A dict that looks like one of ours, or with keys needing encoding: wrap it.
             return {TAG: "dict", "items": [[encode(k, f"{path} key {k!r}"), v]
-                                           for k, v in items.items()]}
+                                           for k, v in entries.items()]}
         if type(value) is collections.OrderedDict:
-            return collections.OrderedDict(items)
-        return items
+            return collections.OrderedDict(entries)
+        return entries
     if isinstance(value, (list, tuple)):
         items = [encode(v, f"{path}[{i}]") for i, v in enumerate(value)]
         return items if isinstance(value, list) else tuple(items)
@@ -139,20 +139,26 @@ def _loaded_class(module: str, qualname: str, base: type) -> Optional[type]:
     return cls if isinstance(cls, type) and issubclass(cls, base) else None
 
 
+# The class name and fields come from the checkpoint, so this is typed as a plain class factory
+# (a type checker only models namedtuple() calls with literal names).
+_namedtuple_class: Callable[[str, List[str]], Type[tuple]] = collections.namedtuple
+
+
 def _decode_namedtuple(d: Dict[str, Any]) -> Any:
     values = [decode(v) for v in d["values"]]
     cls = _loaded_class(d["module"], d["name"], tuple)
     if cls is None or list(getattr(cls, "_fields", ())) != d["fields"]:
-        cls = collections.namedtuple(d["name"].split(".")[-1], d["fields"])  # type: ignore
+        cls = _namedtuple_class(d["name"].split(".")[-1], d["fields"])
     return cls(*values)
 
 
 def _decode_bytes(d: Dict[str, Any]) -> bytes:
     raw = d["data"].numpy().tobytes()
-    cls = _loaded_class(*d["class"], bytes) if "class" in d else None
+    module, qualname = d["class"] if "class" in d else ("", "")
+    cls = _loaded_class(module, qualname, bytes) if "class" in d else None
     if cls is None:
         return raw
-    obj = bytes.__new__(cls, raw)
+    obj: bytes = bytes.__new__(cls, raw)
     if hasattr(obj, "__dict__"):
         obj.__dict__.update(decode(d["attrs"]))
     return obj

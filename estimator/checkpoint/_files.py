@@ -115,7 +115,7 @@ class _Recording:
 def _no_space(error: BaseException, recorded: Optional[OSError]) -> Optional[OSError]:
     """The out-of-space OSError behind ``error`` (itself, its chain, or what the writer saw)."""
     seen = set()
-    chain: List[BaseException] = [error] + ([recorded] if recorded is not None else [])
+    chain: List[Optional[BaseException]] = [error, recorded]
     while chain:
         e = chain.pop()
         if e is None or id(e) in seen:
@@ -127,7 +127,7 @@ def _no_space(error: BaseException, recorded: Optional[OSError]) -> Optional[OSE
     return None
 
 
-def atomic_write(path: str, write: Callable[[IO[bytes]], None],
+def atomic_write(path: str, write: Callable[[IO[bytes]], object],
                  size_hint: Optional[Callable[[], int]] = None,
                  before_rename: Optional[Callable[[str], None]] = None) -> None:
     """Write ``path`` through ``write(file)``: readers see the old or the new file, never half.
@@ -143,7 +143,7 @@ def atomic_write(path: str, write: Callable[[IO[bytes]], None],
     try:
         try:
             with f:
-                write(recording)  # type: ignore[arg-type]
+                write(recording)  # type: ignore[arg-type]  # write/flush: all the writers use
                 recording.flush()
                 os.fsync(f.fileno())
             if before_rename is not None:
@@ -172,15 +172,16 @@ def _disk_full(path: str, cause: OSError, written: int,
         free: Optional[int] = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
     except OSError:
         free = None
-    what = "the file size limit (RLIMIT_FSIZE) was reached" if cause.errno == errno.EFBIG \
+    code = cause.errno if cause.errno is not None else errno.ENOSPC
+    what = "the file size limit (RLIMIT_FSIZE) was reached" if code == errno.EFBIG \
         else "the disk is full"
     need = f"about {needed} bytes" if needed is not None else "more space"
-    message = (f"cannot write checkpoint {path}: {what} ({os.strerror(cause.errno)}) after "
+    message = (f"cannot write checkpoint {path}: {what} ({os.strerror(code)}) after "
                f"{written} bytes; it needs {need}"
                + (f", {free} bytes are free" if free is not None else "")
                + ". The previous checkpoint is still the latest; free some space (or lower "
                "keep_checkpoint_max) and train again.")
-    return DiskFullError(cause.errno, message, path)
+    return DiskFullError(code, message, path)
 
 
 def file_sha256(path: str) -> str:
@@ -307,8 +308,7 @@ def scan(model_dir: str) -> List[Tuple[int, str]]:
         entries = os.listdir(model_dir)
     except FileNotFoundError:
         return []
-    found = [(step_of(e), e) for e in entries]
-    found = [(s, e) for s, e in found if s is not None]
+    found = [(s, e) for s, e in ((step_of(e), e) for e in entries) if s is not None]
     links = [e for _, e in found if os.path.islink(os.path.join(model_dir, e))]
     if links:
         warn_foreign(model_dir, links)
@@ -413,7 +413,7 @@ def record_and_prune(model_dir: str, name: str, keep_max: Optional[int],
     if not keep_max:
         return
     kept = set(paths)
-    oldest_kept = min((step_of(p) for p in paths if step_of(p) is not None), default=None)
+    oldest_kept = min((s for s in map(step_of, paths) if s is not None), default=None)
     stale = [n for s, n in scan(model_dir) if oldest_kept is not None and s < oldest_kept]
     if keep_every_n_hours:  # files kept every n hours are older than the index's entries
         stale = [n for n in stale

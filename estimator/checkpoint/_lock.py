@@ -23,7 +23,7 @@ from estimator.checkpoint._format import UnsafePathError
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # checked for None before every use
     import msvcrt
 
 LOCK_NAME = ".lock"

@@ -31,7 +31,10 @@ def capture_rng_state() -> Dict[str, Any]:
     >>> bool((torch.rand(2) == a).all())
     True
     """
-    bit_gen, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    numpy_state = np.random.get_state(legacy=True)
+    if not isinstance(numpy_state, tuple):  # only a non-MT19937 generator gives a dict
+        raise TypeError(f"numpy's global RandomState is not MT19937: {numpy_state!r}")
+    bit_gen, keys, pos, has_gauss, cached = numpy_state
     py_version, py_state, gauss_next = random.getstate()
     # Only initialized CUDA has been drawn from; querying it otherwise would create a context.
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []

@@ -90,7 +90,8 @@ def _no_improvement_hook(estimator: Any, metric_name: str, max_steps_without_imp
     word = "increase" if higher_is_better else "decrease"
 
     def should_stop() -> bool:
-        best_value = best_step = None
+        best_value = None
+        best_step = 0  # set with best_value at the first step considered
         for step, metrics in read_eval_metrics(eval_dir).items():
             if step < min_steps:
                 continue

@@ -60,7 +60,7 @@ class StepCounterHook(SessionRunHook):
         step = run_context.session.global_step
         if self._timer.should_trigger_for_step(step):  # as TF: first at step 1, nothing logged
             elapsed_secs, elapsed_steps = self._timer.update_last_triggered_step(step)
-            if elapsed_secs:
+            if elapsed_secs and elapsed_steps is not None:
                 rate = elapsed_steps / elapsed_secs
                 writer = self._writer.get()
                 if writer is not None:

@@ -39,12 +39,12 @@ class SecondOrStepTimer:
     def should_trigger_for_step(self, step: int) -> bool:
         """True if ``every_secs`` passed or ``every_steps`` steps were taken since the last
         trigger (always on the first check; never twice for one step)."""
-        if self._last_triggered_step is None:
+        last_time = self._last_triggered_time
+        if self._last_triggered_step is None or last_time is None:
             return True
         if self._last_triggered_step == step:
             return False
-        if (self._every_secs is not None and
-                time.time() >= self._last_triggered_time + self._every_secs):
+        if self._every_secs is not None and time.time() >= last_time + self._every_secs:
             return True
         if self._every_steps is not None and step >= self._last_triggered_step + self._every_steps:
             return True
@@ -54,7 +54,7 @@ class SecondOrStepTimer:
         """Record a trigger at ``step``; returns ``(elapsed_secs, elapsed_steps)`` since the
         previous one (``(None, None)`` the first time)."""
         now = time.time()
-        if self._last_triggered_time is None:
+        if self._last_triggered_time is None or self._last_triggered_step is None:
             elapsed: Tuple[Optional[float], Optional[int]] = (None, None)
         else:
             elapsed = (now - self._last_triggered_time, step - self._last_triggered_step)
