@@ -64,7 +64,8 @@ class _IndexShuffle:
 
     def take(self, k: int, position: int, n: int) -> "tuple[List[int], int]":
         """Up to ``k`` row numbers in shuffle order, and the new source position."""
-        buf, out = self.buffer, []
+        buf = self.buffer
+        out: List[int] = []
         if not self.filled:
             got = min(self.size - len(buf), n - position)
             buf.extend(range(position, position + got))
