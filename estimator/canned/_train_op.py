@@ -90,10 +90,24 @@ def _trainable(scope: ModelScope, prefix: Optional[str]) -> List[nn.Parameter]:
     return params
 
 
+class _ParamsUnder:
+    """The trainable parameters of a scope under ``prefix/`` (called: a fresh list)."""
+
+    def __init__(self, scope: ModelScope, prefix: str) -> None:
+        self.scope, self.prefix = scope, prefix
+
+    def __call__(self) -> List[nn.Parameter]:
+        return list(_trainable(self.scope, self.prefix))
+
+    def covers_all(self) -> bool:
+        """Whether they are every trainable parameter of the model, in the same order."""
+        mine, everything = _trainable(self.scope, self.prefix), _trainable(self.scope, None)
+        return len(mine) == len(everything) and all(a is b for a, b in zip(mine, everything))
+
+
 def parameters_under(prefix: str) -> Callable[[], List[nn.Parameter]]:
     """A function giving the trainable parameters of the current scope under ``prefix/``."""
-    scope = current_scope()
-    return lambda: list(_trainable(scope, prefix))
+    return _ParamsUnder(current_scope(), prefix)
 
 
 def train_op(loss: torch.Tensor,
@@ -101,9 +115,8 @@ def train_op(loss: torch.Tensor,
     """The step minimizing ``loss``: each optimizer over the parameters its function gives."""
     if len(parts) == 1:
         opt, params_fn = parts[0]
-        params = params_fn()
-        everything = _trainable(current_scope(), None)
-        if len(params) == len(everything) and all(a is b for a, b in zip(params, everything)):
-            params = None  # the whole model, in the same order: no backward(inputs=...)
-        return opt.minimize(loss, global_step=get_global_step(), var_list=params)
+        # the whole model: no var_list, so no backward(inputs=...) (the same update)
+        var_list = (None if isinstance(params_fn, _ParamsUnder) and params_fn.covers_all()
+                    else params_fn())
+        return opt.minimize(loss, global_step=get_global_step(), var_list=var_list)
     return GroupedTrainOp(loss, parts)
