@@ -1,6 +1,7 @@
 """Mixed precision in the premade estimators: wide and deep's grouped step loss-scales too."""
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -119,3 +120,16 @@ def test_wide_and_deep_bf16_trains(tmp_path):
     assert results["accuracy"] > 0.8
     scope = torch.load(model.latest_checkpoint(), weights_only=True)["scope"]
     assert not scope.get("train_ops")  # bf16 needs no loss scaling
+
+
+def test_grouped_step_clips_by_the_norm_over_both_optimizers():
+    from estimator import _train_step
+
+    a = torch.nn.Parameter(torch.zeros(1))
+    b = torch.nn.Parameter(torch.zeros(1))
+    opts = [torch.optim.SGD([a], lr=1.0), torch.optim.SGD([b], lr=1.0)]
+    loss = (3 * a + 4 * b).sum()  # gradients 3 and 4: global norm 5
+    applied = _train_step.run_many(opts, loss, None, _train_step.StepState(None),
+                                   _train_step.StepOptions(clip_norm=1.0))
+    assert applied
+    assert a.item() == pytest.approx(-0.6) and b.item() == pytest.approx(-0.8)
