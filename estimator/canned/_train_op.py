@@ -67,9 +67,9 @@ class GroupedTrainOp:
             scope.global_step += 1
 
 
+_Cached = Dict[Optional[str], Tuple[int, List[nn.Parameter]]]
 #: per model: (scope version, parameters) by prefix (``None``: every trainable parameter)
-_PARAMS: "weakref.WeakKeyDictionary[ModelScope, Dict[Optional[str], Tuple[int, List[nn.Parameter]]]]" \
-    = weakref.WeakKeyDictionary()
+_PARAMS: "weakref.WeakKeyDictionary[ModelScope, _Cached]" = weakref.WeakKeyDictionary()
 
 
 def _trainable(scope: ModelScope, prefix: Optional[str]) -> List[nn.Parameter]:
