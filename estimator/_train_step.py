@@ -179,9 +179,20 @@ def run(opt: torch.optim.Optimizer, loss: torch.Tensor, inputs: Optional[List[nn
 
     ``inputs`` restricts ``backward`` to those parameters (``var_list``).
     """
+    return run_many([opt], loss, inputs, state, options)
+
+
+def run_many(opts: Sequence[torch.optim.Optimizer], loss: torch.Tensor,
+             inputs: Optional[List[nn.Parameter]], state: StepState, options: StepOptions
+             ) -> bool:
+    """:func:`run` for optimizers over disjoint parameters (TF's grouped ``minimize`` ops):
+    one backward, then each optimizer steps its own parameters. Clipping uses the global norm
+    over all of them; under fp16 loss scaling a step with inf/NaN gradients in any part skips
+    every optimizer, so that nothing advances. ``True`` if they updated."""
     k = options.accumulation_steps
     if state.micro_step == 0:
-        opt.zero_grad(set_to_none=True)
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
     if k > 1:
         loss = loss / k
     scaler = state.scaler
@@ -197,14 +208,23 @@ def run(opt: torch.optim.Optimizer, loss: torch.Tensor, inputs: Optional[List[nn
     state.micro_step = 0
     if scaler is None:
         if options.clip_norm is not None:
-            clip_gradients_(_group_params(opt), options.clip_norm)
-        opt.step()
+            clip_gradients_([p for opt in opts for p in _group_params(opt)], options.clip_norm)
+        for opt in opts:
+            opt.step()
         return True
-    if options.clip_norm is not None:
+    if len(opts) == 1 and options.clip_norm is None:
+        scaler.step(opts[0])
+        skipped = _step_was_skipped(scaler, opts[0])
+        scaler.update()
+        return not skipped
+    for opt in opts:
         scaler.unscale_(opt)
-        clip_gradients_(_group_params(opt), options.clip_norm)
-    scaler.step(opt)
-    skipped = _step_was_skipped(scaler, opt)
+    if options.clip_norm is not None:
+        clip_gradients_([p for opt in opts for p in _group_params(opt)], options.clip_norm)
+    skipped = any([_step_was_skipped(scaler, opt) for opt in opts])  # read every flag
+    if not skipped:
+        for opt in opts:
+            scaler.step(opt)  # unscaled above: steps without a second unscale
     scaler.update()
     return not skipped
 
