@@ -28,9 +28,6 @@ PENDING = {
     "estimator/feature_column/_layers.py",
     "estimator/hooks.py",
     "estimator/layers.py",
-    "estimator/metrics/__init__.py",
-    "estimator/metrics/_auc.py",
-    "estimator/metrics/_base.py",
     "estimator/spec.py",
     "estimator/train.py",
 }
