@@ -238,7 +238,7 @@ class TrainOps(ModeOps):
     """Runs the train op; logs, writes summaries and saves checkpoints on their steps."""
 
     def __init__(self, scope: ModelScope, config: Any, last_step: Optional[int],
-                 save: Callable[[], None], writer: Callable[[], Any],
+                 save: Callable[[], bool], writer: Callable[[], Any],
                  agree: Optional[Callable[[List[int]], List[int]]] = None) -> None:
         self.scope, self.config, self.last_step = scope, config, last_step
         self._save, self._writer = save, writer
