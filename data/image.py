@@ -165,11 +165,11 @@ def _decode(op: str, contents: bytes, channels: int, ratio: int,
         raise TypeError(f"{op}: contents must be bytes (e.g. from data.io.read_file), "
                         f"got {type(contents).__name__}")
     if channels != 4 and (formats is None or "JPEG" in formats):
-        image = _decode_jpeg_direct(op, contents, channels, ratio, fast_dct)
-        if image is not None:
-            return image
+        direct = _decode_jpeg_direct(op, contents, channels, ratio, fast_dct)
+        if direct is not None:
+            return direct
     try:
-        image = Image.open(io.BytesIO(contents))
+        image: Image.Image = Image.open(io.BytesIO(contents))
         if formats is not None and image.format not in formats:
             raise DecodeError(f"{op}: {_describe_source(contents)} holds a {image.format} image, "
                               f"expected {' or '.join(formats)}; use decode_image for any format")

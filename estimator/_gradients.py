@@ -17,7 +17,7 @@ from torch import nn
 
 from estimator.scope import ModelScope, current_scope
 
-GradsAndVars = List[Tuple[Optional[torch.Tensor], nn.Parameter]]
+GradsAndVars = List[Tuple[Optional[torch.Tensor], torch.Tensor]]
 
 
 def compute_gradients(optimizer: Any, loss: torch.Tensor, var_list: Optional[Sequence[Any]] = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import nn
@@ -40,9 +40,10 @@ class ModelFnPredict(nn.Module):
         if not isinstance(spec, EstimatorSpec):
             raise TypeError(f"model_fn returned {type(spec).__name__}, not an EstimatorSpec")
         predictions = spec.predictions
-        if isinstance(predictions, dict):
+        if isinstance(predictions, Mapping):
             return tuple(predictions[k] for k in sorted(predictions)
                          if isinstance(predictions[k], torch.Tensor))
+        assert predictions is not None  # a PREDICT spec is checked to have predictions
         return (predictions,)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import torch
 
@@ -238,7 +238,7 @@ class TrainOps(ModeOps):
     """Runs the train op; logs, writes summaries and saves checkpoints on their steps."""
 
     def __init__(self, scope: ModelScope, config: Any, last_step: Optional[int],
-                 save: Callable[[], None], writer: Callable[[], Any],
+                 save: Callable[[], bool], writer: Callable[[], Any],
                  agree: Optional[Callable[[List[int]], List[int]]] = None) -> None:
         self.scope, self.config, self.last_step = scope, config, last_step
         self._save, self._writer = save, writer
@@ -271,6 +271,7 @@ class TrainOps(ModeOps):
 
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         before = self.scope.global_step
+        assert spec.train_op is not None  # a TRAIN spec is checked to have one
         spec.train_op()
         # False while gradients accumulate, or when fp16 loss scaling skipped the step
         self._applied = getattr(spec.train_op, "applied", True)
@@ -295,6 +296,7 @@ class TrainOps(ModeOps):
             self._log(step)
         if self._summary:
             writer = self._writer()
+            assert self._loss is not None  # set by step(), which ran first
             writer.add_scalar("loss", float(self._loss.detach()), step)
             summary_lib.write(writer, self.scope.summaries, step)
             self.scope.summaries.clear()
@@ -310,7 +312,8 @@ class TrainOps(ModeOps):
     def agree_stop(self, requested: bool) -> bool:
         if self._agree is None:
             return requested
-        stop, self._time_to_save = self._agree([int(requested), int(self._secs_elapsed())])
+        stop, save = self._agree([int(requested), int(self._secs_elapsed())])
+        self._time_to_save = bool(save)
         return bool(stop)
 
     def _check_loss(self, step: int, when: str) -> None:
@@ -343,6 +346,7 @@ class TrainOps(ModeOps):
 
     def _log(self, step: int) -> None:
         self._check_loss(step, "a logging step")
+        assert self._loss is not None  # logging follows a step
         loss = float(self._loss.detach())
         now = time.time()
         elapsed = now - self._log_time
@@ -376,7 +380,7 @@ def metric_value(op: Any) -> Any:
     """The final value of one ``eval_metric_ops`` entry (see ``EstimatorSpec``)."""
     if is_metric_object(op):
         return op.compute()
-    metric = getattr(op, "metric", None)
+    metric: Any = getattr(op, "metric", None)
     if is_metric_object(metric):
         return metric.compute()
     if is_metric_object(op[0]):  # (metric, args): updated by the loop
@@ -423,6 +427,7 @@ class EvalOps(ModeOps):
 
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         n = batch_size(features, labels)
+        assert spec.loss is not None  # an EVAL spec is checked to have one
         self._loss_sum = self._loss_sum + spec.loss.detach() * n
         self._count += n
         ops = spec.eval_metric_ops or {}
@@ -462,10 +467,10 @@ class PredictOps(ModeOps):
 
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         preds = spec.predictions
-        if not isinstance(preds, dict) and self.keys:
+        if not isinstance(preds, Mapping) and self.keys:
             raise ValueError("predict_keys argument is not valid in case of non-dict "
                              "predictions.")
-        if isinstance(preds, dict):
+        if isinstance(preds, Mapping):
             if self.keys is not None:
                 missing = [k for k in self.keys if k not in preds]
                 if missing:
@@ -474,6 +479,7 @@ class PredictOps(ModeOps):
                 preds = {k: preds[k] for k in self.keys}
             preds = {k: _to_cpu(v) for k, v in preds.items()}
         else:
+            assert preds is not None  # a PREDICT spec is checked to have predictions
             preds = preds.detach().cpu()
         if not self.single:
             return [preds]
@@ -489,8 +495,8 @@ def _split_examples(preds: Any) -> List[Any]:
         return list(preds.unbind(0)) if preds.dim() else [preds]
     sizes = {k: (v.shape[0] if len(v.shape) else None) for k, v in preds.items()}
     n = next(iter(sizes.values()), 0)
-    bad = {k: s for k, s in sizes.items() if s != n}
-    if bad:
+    bad = {k: s for k, s in sizes.items() if s is None or s != n}
+    if n is None or bad:
         raise ValueError(
             "yield_single_examples=True needs every prediction to have the batch size as its "
             f"first dimension ({n}); these differ: {bad}. Use yield_single_examples=False.")

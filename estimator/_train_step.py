@@ -173,7 +173,7 @@ class StepStates:
 
 
 # -- the step ---------------------------------------------------------------------------------
-def run(opt: torch.optim.Optimizer, loss: torch.Tensor, inputs: Optional[List[nn.Parameter]],
+def run(opt: torch.optim.Optimizer, loss: torch.Tensor, inputs: Optional[Sequence[torch.Tensor]],
         state: StepState, options: StepOptions) -> bool:
     """Backward and (on the last batch of an accumulation) the update; ``True`` if it updated.
 

@@ -168,9 +168,9 @@ class Estimator:
         train_ops = scope.step_states.state_dict(scope.optimizers)
         if train_ops:  # loss scalers, gradients summed mid-accumulation
             payload["scope"] = {"train_ops": train_ops}
-        payload = self._runtime.save_payload(payload)
-        if payload is not None:  # rank 0 writes
-            checkpoint.save(directory or self._model_dir, scope.global_step, payload,
+        written = self._runtime.save_payload(payload)
+        if written is not None:  # rank 0 writes
+            checkpoint.save(directory or self._model_dir, scope.global_step, written,
                             self._config.keep_checkpoint_max,
                             keep_every_n_hours=_keep_hours(self._config))
 

@@ -42,7 +42,7 @@ class Exporter(abc.ABC):
 
 
 class _SavedModelExporter(Exporter):
-    def __init__(self, name: str, serving_input_receiver_fn: Callable[[], Any],
+    def __init__(self, name: str, serving_input_receiver_fn: Optional[Callable[[], Any]],
                  assets_extra: Optional[Dict[str, str]] = None, as_text: bool = False) -> None:
         self._name = name
         self._receiver_fn = serving_input_receiver_fn

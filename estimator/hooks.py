@@ -168,7 +168,8 @@ class LoggingTensorHook(SessionRunHook):
                                       else {name: name for name in tensors})
         self._every_n_iter, self._every_n_secs = every_n_iter, every_n_secs
         self._at_end, self._formatter = at_end, formatter
-        self._iter, self._last_time, self._triggered = 0, None, False
+        self._iter, self._triggered = 0, False
+        self._last_time: Optional[float] = None
         self._last_values: Optional[Dict[str, Any]] = None
 
     def begin(self) -> None:

@@ -46,7 +46,7 @@ def _pair(value: IntPair, what: str) -> Tuple[int, int]:
     pair = tuple(int(v) for v in value)
     if len(pair) != 2:
         raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
-    return pair  # type: ignore[return-value]
+    return pair
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> Tuple[int, int]:

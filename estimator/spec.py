@@ -201,7 +201,7 @@ class EstimatorSpec:
         """
         return dataclasses.replace(self, **changes)
 
-    def hooks_for_mode(self) -> Tuple[Any, ...]:
+    def hooks_for_mode(self) -> Sequence[Any]:
         """The hooks of this spec's own mode."""
         return {
             ModeKeys.TRAIN: self.training_hooks,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable, Iterable, List, Optional, Type, Union
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Type, Union
 
 import torch
 from torch import nn
@@ -88,8 +88,8 @@ def _set_lr(opt: torch.optim.Optimizer, lr: Any) -> None:
             group["lr"] = lr
 
 
-def _params_of(var_list: Iterable[Any]) -> List[nn.Parameter]:
-    params: List[nn.Parameter] = []
+def _params_of(var_list: Iterable[Any]) -> List[torch.Tensor]:
+    params: List[torch.Tensor] = []
     for v in var_list:
         if isinstance(v, nn.Module):
             params.extend(p for p in v.parameters() if p.requires_grad)
@@ -116,7 +116,7 @@ class TrainOp:
         #: or when fp16 loss scaling skipped a step with inf/NaN gradients)
         self.applied = False
 
-    def _trainable(self) -> List[nn.Parameter]:
+    def _trainable(self) -> List[torch.Tensor]:
         if self.var_list is not None:
             return _params_of(self.var_list)
         return [p for p in self.scope.root.parameters() if p.requires_grad]
@@ -178,7 +178,7 @@ class Optimizer:
         self.kwargs = kwargs
         self.name = name or torch_optimizer_class.__name__
 
-    def build(self, params: List[nn.Parameter], lr: Any = None) -> torch.optim.Optimizer:
+    def build(self, params: Sequence[torch.Tensor], lr: Any = None) -> torch.optim.Optimizer:
         """Create the torch optimizer over ``params`` (with learning rate ``lr`` if given).
 
         A learning rate that is a tensor on an accelerator builds optimizers that have a

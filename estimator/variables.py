@@ -103,7 +103,7 @@ def variable_scope(name_or_scope: Union[str, VariableScope, None], default_name:
                          f"got {reuse!r}")
     scope = current_scope()
     absolute = isinstance(name_or_scope, VariableScope)
-    if absolute:
+    if isinstance(name_or_scope, VariableScope):
         name = name_or_scope.name
         if reuse is None:
             reuse = name_or_scope.reuse
@@ -142,7 +142,7 @@ class NamedParameter(nn.Parameter):
     """An ``nn.Parameter`` that also answers TF's ``.name`` (``dense/kernel:0``)."""
 
     @property
-    def name(self) -> Optional[str]:  # type: ignore[override]
+    def name(self) -> Optional[str]:
         return self.__dict__.get("_tf_name")
 
 

@@ -57,7 +57,7 @@ import ctypes
 import os
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import AbstractSet, Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
 import torch
 
@@ -172,7 +172,8 @@ class _Shared:
         self.reset(0, 0, set(), [])
 
     def reset(self, position: int, snapshot_position: int, consumed_after: Set[int],
-              snapshots: List[Tuple[int, Any]], upstream_errors: Set[int] = frozenset()) -> None:
+              snapshots: List[Tuple[int, Any]],
+              upstream_errors: AbstractSet[int] = frozenset()) -> None:
         """Forget all in-flight work; the next pull is input element ``position``."""
         self.generation = getattr(self, "generation", 0) + 1
         self.next_pull = position

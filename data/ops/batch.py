@@ -7,7 +7,7 @@ row it is at.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -156,7 +156,8 @@ def _pad_column(column: List[Any], shape: Optional[Sequence[Any]], value: Any, j
     fill = 0 if value is None else value
     out = torch.full((len(tensors), *target), fill, dtype=tensors[0].dtype)
     for i, t in enumerate(tensors):
-        out[(i, *(slice(0, s) for s in t.shape))] = t
+        index: Tuple[Union[int, slice], ...] = (i, *(slice(0, s) for s in t.shape))
+        out[index] = t
     return out
 
 

@@ -12,7 +12,7 @@ keeps its own rank's value (with a warning).
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 import torch
 
@@ -44,7 +44,7 @@ class ReducedEvalOps(EvalOps):
     def finish(self, reason: str) -> None:
         d = self._d
         metrics = {name: _metric_object(op) for name, op in self._ops.items()}
-        ours = {name: m for name, m in metrics.items()
+        ours: Dict[str, Any] = {name: m for name, m in metrics.items()
                 if callable(getattr(m, "state_tensors", None))}
         local = {"count": self._count, "loss": float(self._loss_sum),
                  "states": {name: {k: t.detach().cpu() for k, t in m.state_tensors().items()}
@@ -70,7 +70,7 @@ class ReducedEvalOps(EvalOps):
         if self._batches:
             super().finish(reason)
         first = next(r for r, info in enumerate(everyone) if info["count"])
-        box = [self.results if d.rank == first else None]
+        box: List[Any] = [self.results if d.rank == first else None]
         torch.distributed.broadcast_object_list(box, src=first, group=d.control)
         self.results = box[0]
 

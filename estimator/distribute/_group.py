@@ -14,7 +14,7 @@ import datetime
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -118,7 +118,7 @@ def resolve(setting: Optional[DistributeConfig], device: torch.device) -> Option
     timeout = datetime.timedelta(seconds=setting.timeout_secs)
     global _control
     if not dist.is_initialized():
-        kwargs = {"device_id": device} if backend == "nccl" else {}
+        kwargs: Dict[str, Any] = {"device_id": device} if backend == "nccl" else {}
         store = _attempt_store(env, timeout)
         if store is not None:
             kwargs.update(store=store, rank=env.rank, world_size=env.world_size)

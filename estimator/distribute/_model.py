@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -77,8 +77,9 @@ class DataParallelTrain:
             return spec
         if self._ddp is None or self._version != self._scope.version:
             self._wrap()
+        assert self._ddp is not None  # built by _wrap()
         loss, spec = self._ddp(self._call, features, labels)
-        train_op = getattr(spec, "train_op", None)
+        train_op: Any = getattr(spec, "train_op", None)
         if loss is not None and getattr(train_op, "loss", None) is spec.loss:
             train_op.loss = loss  # DDP may route the loss through its own autograd function
         if self._version != self._scope.version:
@@ -95,11 +96,12 @@ class DataParallelTrain:
         # torch renamed broadcast_buffers to forward_sync_buffers (same meaning for True)
         buffers = ("forward_sync_buffers" if cfg.broadcast_buffers and _HAS_FORWARD_SYNC
                    else "broadcast_buffers")
+        sync_buffers: Dict[str, Any] = {buffers: cfg.broadcast_buffers}
         self._ddp = DistributedDataParallel(
             _StepModule(self._scope.root),
             device_ids=[self._d.device] if cuda else None,
             find_unused_parameters=cfg.find_unused_parameters,
-            **{buffers: cfg.broadcast_buffers})
+            **sync_buffers)
         self._version = self._scope.version
 
     def _average_in_backward(self, only_new: bool = False) -> None:

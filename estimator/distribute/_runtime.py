@@ -117,6 +117,8 @@ class Local:
 class Replicas(Local):
     """One rank of a job; see :mod:`estimator.distribute`."""
 
+    distribution: Distribution  # always set: a rank belongs to a job
+
     def __init__(self, d: Distribution) -> None:
         self.distribution = d
         self.is_chief = d.is_chief

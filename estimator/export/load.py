@@ -70,6 +70,7 @@ class Signature:
         if parse_example is None:
             raise RuntimeError("this export parses tf.Example records, which needs "
                                "data.io.parse_example; this installation has none")
+        assert self._parse is not None  # called only for a signature that parses examples
         spec = {name: getattr(data.io, f["kind"])(
             f["shape"], _dtype(f["dtype"]), *([] if f["default_value"] is None
                                               else [f["default_value"]]))

@@ -265,6 +265,7 @@ def _eager_description(estimator: Any, receiver: ServingInputReceiver) -> Dict[s
         raise ExportError("eager_fallback needs features to be receiver tensors (not a function)")
     ids = {id(t): k for k, t in receiver.receiver_tensors.items()}
     feats = receiver.features
+    assert feats is not None  # a receiver without a function holds its features
     mapping = ids[id(feats)] if isinstance(feats, torch.Tensor) else \
         {k: ids[id(t)] for k, t in feats.items()}
     return {"model_fn": f"{module}:{qualname}", "features": mapping}

@@ -71,7 +71,7 @@ class Mean(Metric):
         self.add_state("total")
         self.add_state("count")
 
-    def update(  # type: ignore[override]
+    def update(
         self, values: TensorLike, weights: Optional[TensorLike] = None
     ) -> None:
         """Add ``values`` (any shape) with optional ``weights`` broadcastable to them."""
@@ -109,8 +109,9 @@ class _PairMean(Mean):
     def _update(  # type: ignore[override]
         self, labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike]
     ) -> None:
-        predictions, labels, w = self._inputs(predictions, weights, labels)
-        self._add(self._values(labels, predictions), w)
+        predictions, given, w = self._inputs(predictions, weights, labels)
+        assert given is not None  # _inputs converts the labels it is given
+        self._add(self._values(given, predictions), w)
 
     def _values(self, labels: torch.Tensor, predictions: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -170,7 +171,7 @@ class _BinaryCounts(Metric):
         self.add_state("true_positives")
         self.add_state(self._other)
 
-    def update(  # type: ignore[override]
+    def update(
         self, labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None
     ) -> None:
         """Add a batch; ``labels`` and ``predictions`` are cast to bool (nonzero is positive)."""
@@ -179,9 +180,10 @@ class _BinaryCounts(Metric):
     def _update(
         self, labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike]
     ) -> None:
-        predictions, labels, w = self._inputs(predictions, weights, labels)
+        predictions, given, w = self._inputs(predictions, weights, labels)
+        assert given is not None  # _inputs converts the labels it is given
         dtype = self.true_positives.dtype
-        pred, lab = predictions.to(torch.bool), labels.to(torch.bool)
+        pred, lab = predictions.to(torch.bool), given.to(torch.bool)
         tp = (lab & pred).to(dtype)
         other = self._other_mask(lab, pred).to(dtype)
         if w is not None:

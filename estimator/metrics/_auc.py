@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import numbers
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 
@@ -126,12 +126,12 @@ class AUC(Metric):
     def config(self) -> Dict[str, Any]:
         return dict(self._settings)
 
-    def to(self, device: DeviceLike) -> "AUC":
+    def to(self, device: Union[torch.device, str]) -> "AUC":
         super().to(device)
         self._thresholds = self._thresholds_cpu.to(self._device)
         return self
 
-    def update(  # type: ignore[override]
+    def update(
         self, labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike] = None
     ) -> None:
         """Add a batch of bool-cast ``labels`` and probabilities ``predictions``."""
@@ -140,10 +140,11 @@ class AUC(Metric):
     def _update(
         self, labels: TensorLike, predictions: TensorLike, weights: Optional[TensorLike]
     ) -> None:
-        predictions, labels, w = self._inputs(predictions, weights, labels)
+        predictions, given, w = self._inputs(predictions, weights, labels)
+        assert given is not None  # _inputs converts the labels it is given
         dtype = self.positive_weights.dtype
         pred = predictions.to(torch.float32).reshape(-1).contiguous()  # bucketize wants it
-        positive = labels.to(torch.bool).reshape(-1)
+        positive = given.to(torch.bool).reshape(-1)
         if w is None:
             w = torch.ones(pred.shape, dtype=dtype, device=self._device)
         else:

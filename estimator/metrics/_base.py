@@ -83,7 +83,7 @@ class Metric:
         for tensor in self._states.values():
             tensor.zero_()
 
-    def to(self, device: DeviceLike) -> "Metric":
+    def to(self, device: Union[torch.device, str]) -> "Metric":
         """Move the state to ``device`` (kept values included); returns ``self``."""
         self._device = torch.device(device)
         dtype = _state_dtype(self._device)

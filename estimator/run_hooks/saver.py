@@ -85,21 +85,25 @@ class _Listeners:
         if self.save_fn is None:
             raise RuntimeError("CheckpointSaverHook saves only inside Estimator.train(); it was "
                                "used elsewhere (evaluate/predict hooks?)")
-        step = self.session.global_step
+        session = self.session
+        assert session is not None  # set together with save_fn
+        step = session.global_step
         for listener in self.listeners:
-            listener.before_save(self.session, step)
+            listener.before_save(session, step)
         self.save_fn()
         stop = False
         for listener in self.listeners:
-            if listener.after_save(self.session, step):
+            if listener.after_save(session, step):
                 logger.info("A CheckpointSaverListener requested that training be stopped. "
                             "listener: %r", listener)
                 stop = True
         return stop
 
     def end(self) -> None:
+        session = self.session
         for listener in self.listeners:
-            listener.end(self.session, self.session.global_step)
+            assert session is not None  # listeners end inside a train call
+            listener.end(session, session.global_step)
 
 
 class CheckpointSaverHook(SessionRunHook):

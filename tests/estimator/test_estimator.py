@@ -115,6 +115,16 @@ def test_predict_yields_single_examples_with_selected_keys(model):
                        torch.cat([b["classes"] for b in batches]))
 
 
+def test_predict_single_examples_of_scalar_predictions_raises(tmp_path):
+    def scalar_fn(features, labels, mode):
+        est.layers.dense(features, units=1)
+        return est.EstimatorSpec(mode, predictions={"total": features.sum()})
+    model = est.Estimator(scalar_fn, str(tmp_path), config=CPU)
+    with pytest.raises(ValueError, match="batch size as its first dimension"):
+        list(model.predict(input_fn()))
+    assert len(list(model.predict(input_fn(), yield_single_examples=False))) == 3
+
+
 def test_predict_unknown_key_raises(model):
     model.train(input_fn(), steps=1)
     with pytest.raises(ValueError, match=r"predict_keys \['nope'\]"):
