@@ -183,7 +183,7 @@ def run(opt: torch.optim.Optimizer, loss: torch.Tensor, inputs: Optional[Sequenc
 
 
 def run_many(opts: Sequence[torch.optim.Optimizer], loss: torch.Tensor,
-             inputs: Optional[List[nn.Parameter]], state: StepState, options: StepOptions
+             inputs: Optional[Sequence[torch.Tensor]], state: StepState, options: StepOptions
              ) -> bool:
     """:func:`run` for optimizers over disjoint parameters (TF's grouped ``minimize`` ops):
     one backward, then each optimizer steps its own parameters. Clipping uses the global norm

@@ -17,9 +17,7 @@ def check_features(features: Any, where: str) -> Mapping[str, Any]:
     return features
 
 
-def columns(feature_columns: Any, where: str, optional: bool = False) -> Optional[List[Any]]:
-    if optional and not feature_columns:
-        return None
+def columns(feature_columns: Any, where: str) -> List[Any]:
     return check_columns(feature_columns, where)
 
 

@@ -48,7 +48,7 @@ def dense_columns(feature_columns: Any, where: str) -> List[Any]:
 
 
 def dnn_logits(features: Mapping[str, Any], mode: str, units: int, hidden_units: Sequence[int],
-               feature_columns: Iterable[Any], activation_fn: Optional[Callable[..., Any]],
+               feature_columns: List[Any], activation_fn: Optional[Callable[..., Any]],
                dropout: Optional[float], batch_norm: bool) -> torch.Tensor:
     """TF's DNN over ``feature_columns`` (checked by :func:`dense_columns`) in the current
     variable scope: ``[batch, units]``."""
@@ -66,7 +66,7 @@ def dnn_logits(features: Mapping[str, Any], mode: str, units: int, hidden_units:
 
 
 def dnn_model_fn(features: Any, labels: Any, mode: str, head: Head,
-                 hidden_units: Sequence[int], feature_columns: Sequence[Any], optimizer: Any,
+                 hidden_units: Sequence[int], feature_columns: List[Any], optimizer: Any,
                  activation_fn: Optional[Callable[..., Any]], dropout: Optional[float],
                  batch_norm: bool, where: str) -> EstimatorSpec:
     features = check_features(features, where)

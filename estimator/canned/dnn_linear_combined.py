@@ -40,7 +40,7 @@ class _Combined(Estimator):
                  dnn_hidden_units: Any, dnn_activation_fn: Any, dnn_dropout: Optional[float],
                  config: Optional[RunConfig], warm_start_from: Any, batch_norm: bool,
                  linear_sparse_combiner: str, where: str) -> None:
-        linear_cols = columns(linear_feature_columns, where, optional=True)
+        linear_cols = columns(linear_feature_columns, where) if linear_feature_columns else None
         dnn_cols = dense_columns(dnn_feature_columns, where) if dnn_feature_columns else None
         if not linear_cols and not dnn_cols:
             raise ValueError(f"{where}: either linear_feature_columns or dnn_feature_columns "
@@ -56,6 +56,7 @@ class _Combined(Estimator):
             features = check_features(features, where)
             logits = None
             if dnn_cols:
+                assert units is not None  # checked with dnn_cols above
                 with variable_scope("dnn"):
                     logits = dnn_logits(features, mode, head.logits_dimension, units, dnn_cols,
                                         dnn_activation_fn, dnn_dropout, batch_norm)
@@ -64,6 +65,7 @@ class _Combined(Estimator):
                     linear = linear_model(features, linear_cols, units=head.logits_dimension,
                                           sparse_combiner=linear_sparse_combiner)
                 logits = linear if logits is None else logits + linear
+            assert logits is not None  # one of the two parts exists (checked above)
 
             def train_op_fn(loss: torch.Tensor) -> Any:
                 parts = []

@@ -180,7 +180,7 @@ class _ClassHead(Head):
     def class_outputs(self, class_ids: torch.Tensor, strings: bool) -> Dict[str, Any]:
         batch = class_ids.shape[0]
         all_ids = torch.arange(self.n_classes, dtype=torch.int32, device=class_ids.device)
-        out = {PredictionKeys.CLASS_IDS: class_ids,
+        out: Dict[str, Any] = {PredictionKeys.CLASS_IDS: class_ids,
                PredictionKeys.ALL_CLASS_IDS: all_ids.expand(batch, -1)}
         if strings:  # bytes, as TF's string tensors give them
             out[PredictionKeys.CLASSES] = self._strings[class_ids.detach().cpu().numpy()]

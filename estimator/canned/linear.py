@@ -19,6 +19,7 @@ from estimator.canned.head import SUM_OVER_BATCH_SIZE, Head, RegressionHead, cla
 from estimator.estimator import Estimator
 from estimator.feature_column import linear_model
 from estimator.optimizers.ftrl import FtrlOptimizer
+from estimator.train import Optimizer
 from estimator.run_config import RunConfig
 from estimator.spec import EstimatorSpec
 from estimator.variables import variable_scope
@@ -42,6 +43,7 @@ def linear_model_fn(features: Any, labels: Any, mode: str, head: Head,
                               sparse_combiner=sparse_combiner)
 
     def train_op_fn(loss: torch.Tensor) -> Any:
+        opt: Optimizer
         if optimizer is None:
             opt = FtrlOptimizer(min(_LEARNING_RATE, 1.0 / math.sqrt(len(feature_columns))))
         else:

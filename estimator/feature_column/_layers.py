@@ -112,13 +112,10 @@ def _plain_numeric_keys(columns: List[DenseColumn]) -> Optional[List[str]]:
     hit = _PLAIN_KEYS.get(id(columns))
     if hit is not None and hit[0] is columns:
         return hit[1]
-    keys: Optional[List[str]] = []
-    for column in columns:
-        if type(column) is not NumericColumn or column.shape != (1,) \
-                or column.normalizer_fn is not None:
-            keys = None
-            break
-        keys.append(column.key)
+    numeric = [c for c in columns if type(c) is NumericColumn]
+    plain = len(numeric) == len(columns) and all(
+        c.shape == (1,) and c.normalizer_fn is None for c in numeric)
+    keys: Optional[List[str]] = [c.key for c in numeric] if plain else None
     if len(_PLAIN_KEYS) >= 64:
         _PLAIN_KEYS.clear()
     _PLAIN_KEYS[id(columns)] = (columns, keys)
@@ -196,4 +193,5 @@ def linear_model(features: Mapping[str, Any], feature_columns: Iterable[Any], un
         bias = est.get_variable("bias_weights", [units], initializer=_zeros, trainable=trainable)
         if cols_to_vars is not None:
             cols_to_vars["bias"] = [bias]
+    assert total is not None  # check_columns admits no empty column list
     return total + bias
