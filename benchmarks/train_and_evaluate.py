@@ -19,7 +19,7 @@ returning to training. The report gives it as a share of the run's wall time (ta
 1%).
 
     python benchmarks/train_and_evaluate.py                      # this library only
-    python benchmarks/train_and_evaluate.py --vs tf /work/tf215/bin/python   # beside TF 2.15
+    python benchmarks/train_and_evaluate.py --vs tf /path/to/tf215-venv/bin/python   # beside TF 2.15
 
 ``--vs tf PYTHON`` runs the same program with TensorFlow's Estimator in a subprocess of that
 interpreter (``benchmarks/_tf_train_and_evaluate.py``; TensorFlow is never imported here).
