@@ -268,6 +268,20 @@ def state_generator(op_name: str, state: Dict[str, Any], key: str = "generator")
     return value
 
 
+def restored_generator(op_name: str, seed: Tuple[int, int], epoch: int, state: Any) -> Any:
+    """The generator of ``(seed, epoch)`` (``data._seed.make_generator``) set to a saved
+    ``state`` checked by :func:`state_generator`."""
+    from data._seed import make_generator
+
+    gen = make_generator(seed, epoch)
+    try:
+        gen.set_state(state)
+    except (RuntimeError, ValueError) as e:
+        raise MalformedStateError(f"{op_name}: saved state field 'generator' is not a valid "
+                                  f"generator state: {e}") from e
+    return gen
+
+
 @functools.lru_cache(maxsize=None)
 def _generator_state_size() -> int:
     import torch

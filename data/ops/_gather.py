@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import torch
 
-from data._iterator import (STATE_VERSION, UPSTREAM, DatasetIterator, MalformedStateError,
-                            require_keys, state_bool, state_int, state_list)
+from data._iterator import (STATE_VERSION, UPSTREAM, DatasetIterator, require_keys,
+                            restored_generator, state_bool, state_generator, state_int,
+                            state_list, state_seed)
 from data._seed import make_generator
 from data._structure import pack
 from data._take import copy_rows, take_rows
@@ -193,11 +194,7 @@ class _GatherBatchIterator(DatasetIterator):
         assert shuffle is not None
         require_keys(op, state, UPSTREAM, "buffer_indices", "generator", "seed", "epoch",
                      "filled", "upstream_done")
-        seed = state_list(op, state, "seed")
-        if len(seed) != 2:
-            raise MalformedStateError(f"{op}: saved state field 'seed' must hold 2 ints, got "
-                                      f"{seed!r}")
-        seed = [state_int(op, {"seed": s}, "seed", None) for s in seed]
+        seed = state_seed(op, state)
         n = self._source._length
         buffer = state_list(op, state, "buffer_indices", shuffle.size)
         buffer = [state_int(op, {"buffer_indices": i}, "buffer_indices", 0, n - 1)
@@ -205,21 +202,12 @@ class _GatherBatchIterator(DatasetIterator):
         epoch = state_int(op, state, "epoch")
         filled = state_bool(op, state, "filled")
         upstream_done = state_bool(op, state, "upstream_done")
-        generator = state["generator"]
-        if not isinstance(generator, torch.Tensor) or generator.dtype != torch.uint8:
-            raise MalformedStateError(f"{op}: saved state field 'generator' must be a uint8 "
-                                      f"tensor (torch.Generator.get_state()), got "
-                                      f"{type(generator).__name__}")
+        generator = state_generator(op, state)
         self._load_source(state[UPSTREAM])
-        shuffle.seed = (seed[0], seed[1])
+        shuffle.seed = seed
         shuffle.dataset._seed = shuffle.seed  # later epochs draw as the saved pipeline would
         shuffle.epoch = epoch
-        shuffle.gen = make_generator(shuffle.seed, epoch)
-        try:
-            shuffle.gen.set_state(generator)
-        except (RuntimeError, ValueError) as e:
-            raise MalformedStateError(f"{op}: saved state field 'generator' is not a valid "
-                                      f"generator state: {e}") from e
+        shuffle.gen = restored_generator(op, seed, epoch, generator)
         shuffle.buffer = buffer
         shuffle.filled = filled
         shuffle.upstream_done = upstream_done

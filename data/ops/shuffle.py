@@ -18,8 +18,8 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from data._iterator import (UPSTREAM, DatasetIterator, MalformedStateError, require_keys,
-                            state_bool, state_int, state_list)
+from data._iterator import (UPSTREAM, DatasetIterator, require_keys, restored_generator,
+                            state_bool, state_generator, state_int, state_list, state_seed)
 from data._seed import get_seed, make_generator
 from data.dataset import Dataset
 from data.ops._args import check_int
@@ -106,32 +106,20 @@ class _ShuffleIterator(DatasetIterator):
         require_keys(self.op_name, state, UPSTREAM, "buffer", "generator", "seed", "epoch",
                      "filled", "upstream_done")
         op = self.op_name
-        seed = state_list(op, state, "seed")
-        if len(seed) != 2:
-            raise MalformedStateError(f"{op}: saved state field 'seed' must hold 2 ints, got "
-                                      f"{seed!r}")
-        seed = [state_int(op, {"seed": s}, "seed", None) for s in seed]
+        seed = state_seed(op, state)
         epoch = state_int(op, state, "epoch")
         buffer = state_list(op, state, "buffer", self._size)
         filled = state_bool(op, state, "filled")
         upstream_done = state_bool(op, state, "upstream_done")
-        generator = state["generator"]
-        if not isinstance(generator, torch.Tensor) or generator.dtype != torch.uint8:
-            raise MalformedStateError(f"{op}: saved state field 'generator' must be a uint8 "
-                                      f"tensor (torch.Generator.get_state()), got "
-                                      f"{type(generator).__name__}")
+        generator = state_generator(op, state)
         self._upstream.load_state_dict(state[UPSTREAM])
-        self._seed = (seed[0], seed[1])
+        self._seed = seed
         # Adopt the saved seeds: iterators this Dataset makes later (the next repeat epoch)
         # must draw the orders the saved pipeline would have drawn.
         self._dataset._seed = self._seed
         self._epoch = epoch
-        self._gen = make_generator(self._seed, self._epoch)
-        try:
-            self._gen.set_state(generator)
-        except (RuntimeError, ValueError) as e:
-            raise MalformedStateError(f"{op}: saved state field 'generator' is not a valid "
-                                      f"generator state: {e}") from e
+        self._gen = restored_generator(op, self._seed, self._epoch, generator)
         self._buffer = buffer
         self._filled = filled
         self._upstream_done = upstream_done
+
