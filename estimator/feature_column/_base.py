@@ -33,6 +33,20 @@ class FeatureColumn:
         return {}
 
 
+class SingleKeyColumn(FeatureColumn):
+    """A column that reads one feature, ``key``, and is named after it."""
+
+    key: str
+
+    @property
+    def name(self) -> str:
+        return self.key
+
+    @property
+    def keys(self) -> Tuple[str, ...]:
+        return (self.key,)
+
+
 class DenseColumn(FeatureColumn):
     """A column that maps each example to ``dimension`` floats (``input_layer`` accepts it)."""
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from estimator.feature_column._base import CategoricalColumn, check_key
+from estimator.feature_column._base import CategoricalColumn, SingleKeyColumn, check_key
 from estimator.feature_column._hash import fingerprint64
 from estimator.feature_column._inputs import (CategoricalIds, FeatureCache, categorical_values,
                                               weight_tensor)
@@ -51,21 +51,13 @@ def _to_ids(cache: FeatureCache, ids: Any, mask: Any) -> CategoricalIds:
     return CategoricalIds(torch.where(mask, ids, torch.zeros_like(ids)), mask)
 
 
-class _Vocabulary(CategoricalColumn):
+class _Vocabulary(SingleKeyColumn, CategoricalColumn):
     """Shared lookup of the two vocabulary columns."""
 
     key: str
     dtype: str
     default_value: int
     num_oov_buckets: int
-
-    @property
-    def name(self) -> str:
-        return self.key
-
-    @property
-    def keys(self) -> Tuple[str, ...]:
-        return (self.key,)
 
     @property
     def vocabulary(self) -> Tuple[Any, ...]:
@@ -220,20 +212,12 @@ def categorical_column_with_vocabulary_file(
 
 
 @dataclasses.dataclass(frozen=True)
-class IdentityCategoricalColumn(CategoricalColumn):
+class IdentityCategoricalColumn(SingleKeyColumn, CategoricalColumn):
     """See :func:`categorical_column_with_identity`."""
 
     key: str
     number_buckets: int
     default_value: Optional[int] = None
-
-    @property
-    def name(self) -> str:
-        return self.key
-
-    @property
-    def keys(self) -> Tuple[str, ...]:
-        return (self.key,)
 
     @property
     def num_buckets(self) -> int:
@@ -274,20 +258,12 @@ def categorical_column_with_identity(key: str, num_buckets: int,
 
 
 @dataclasses.dataclass(frozen=True)
-class HashedCategoricalColumn(CategoricalColumn):
+class HashedCategoricalColumn(SingleKeyColumn, CategoricalColumn):
     """See :func:`categorical_column_with_hash_bucket`."""
 
     key: str
     hash_bucket_size: int
     dtype: str = "string"
-
-    @property
-    def name(self) -> str:
-        return self.key
-
-    @property
-    def keys(self) -> Tuple[str, ...]:
-        return (self.key,)
 
     @property
     def num_buckets(self) -> int:

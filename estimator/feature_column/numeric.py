@@ -8,7 +8,8 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 
-from estimator.feature_column._base import (CategoricalColumn, DenseColumn, check_key)
+from estimator.feature_column._base import (CategoricalColumn, DenseColumn, SingleKeyColumn,
+                                            check_key)
 from estimator.feature_column._inputs import CategoricalIds, FeatureCache, numeric_tensor
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
@@ -25,7 +26,7 @@ def _dtype(dtype: Any, what: str) -> torch.dtype:
 
 
 @dataclasses.dataclass(frozen=True)
-class NumericColumn(DenseColumn):
+class NumericColumn(SingleKeyColumn, DenseColumn):
     """Real-valued feature; see :func:`numeric_column`."""
 
     key: str
@@ -33,14 +34,6 @@ class NumericColumn(DenseColumn):
     default_value: Any = None
     dtype: torch.dtype = torch.float32
     normalizer_fn: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
-
-    @property
-    def name(self) -> str:
-        return self.key
-
-    @property
-    def keys(self) -> Tuple[str, ...]:
-        return (self.key,)
 
     @property
     def dimension_flat(self) -> int:
