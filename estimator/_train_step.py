@@ -47,6 +47,10 @@ class StepOptions:
                              f"got {k!r}")
 
 
+#: no clipping, no accumulation: the step most train ops take
+PLAIN_STEP = StepOptions()
+
+
 # -- clipping ---------------------------------------------------------------------------------
 def global_norm(tensors: Sequence[Optional[torch.Tensor]]) -> torch.Tensor:
     """``sqrt(sum(l2_norm(t) ** 2))`` over the non-``None`` tensors, as ``tf.linalg.global_norm``.

@@ -111,7 +111,7 @@ class TrainOp:
                  options: Optional[_train_step.StepOptions] = None) -> None:
         self.optimizer, self.loss, self.advance = optimizer, loss, advance
         self.var_list, self.scope, self.name = var_list, scope, name
-        self.options = options or _train_step.StepOptions()
+        self.options = options or _train_step.PLAIN_STEP
         #: after a call: whether the parameters were updated (``False`` while accumulating,
         #: or when fp16 loss scaling skipped a step with inf/NaN gradients)
         self.applied = False
@@ -157,6 +157,27 @@ class TrainOp:
             scope.global_step += 1
 
 
+#: torch optimizers whose fused CPU kernel beats their default implementation (measured)
+_FUSED_ON_CPU = (torch.optim.Adagrad, torch.optim.Adam, torch.optim.AdamW)
+_FUSED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def _fused_on_cpu(cls: type, kwargs: dict, params: Sequence[Any]) -> bool:
+    """Whether to build ``cls`` with ``fused=True``: one of :data:`_FUSED_ON_CPU` (exactly:
+    a subclass may change the step), no implementation or differentiable step asked for,
+    plain floating-point CPU parameters, and a torch whose ``cls`` has a ``fused`` mode."""
+    if cls not in _FUSED_ON_CPU or "fused" in kwargs or "foreach" in kwargs \
+            or kwargs.get("differentiable"):
+        return False
+    if "fused" not in inspect.signature(cls).parameters:
+        return False
+    tensors = [p for group in params for p in group["params"]] if params and isinstance(
+        params[0], dict) else list(params)
+    return bool(tensors) and all(
+        isinstance(p, torch.Tensor) and p.device.type == "cpu" and p.dtype in _FUSED_DTYPES
+        and p.layout is torch.strided for p in tensors)
+
+
 class Optimizer:
     """Any ``torch.optim`` optimizer behind TF's ``minimize`` interface.
 
@@ -184,6 +205,10 @@ class Optimizer:
         A learning rate that is a tensor on an accelerator builds optimizers that have a
         ``capturable`` mode (Adam, AdamW, RMSprop, ...) in that mode, unless ``fused`` or
         ``capturable`` was given: it is the mode in which torch reads the rate on the device.
+        ``torch.optim.Adagrad``, ``Adam`` and ``AdamW`` over CPU parameters run torch's fused
+        CPU kernel unless ``fused`` or ``foreach`` was given: the same update rule (equal up to
+        float rounding), 10-20% less time per step than torch's default for-loop
+        implementation (``benchmarks/canned.py``).
         """
         kwargs = dict(self.kwargs)
         if lr is not None:
@@ -192,6 +217,8 @@ class Optimizer:
                     and "capturable" not in kwargs and not kwargs.get("fused")
                     and "capturable" in inspect.signature(self.torch_optimizer_class).parameters):
                 kwargs["capturable"] = True
+        if _fused_on_cpu(self.torch_optimizer_class, kwargs, params):
+            kwargs["fused"] = True
         return self.torch_optimizer_class(params, **kwargs)
 
     def minimize(self, loss: torch.Tensor, global_step: Optional[int] = None,
@@ -214,7 +241,9 @@ class Optimizer:
         >>> op(); scope.global_step
         1
         """
-        options = _train_step.StepOptions(clip_norm, gradient_accumulation_steps)
+        options = (_train_step.PLAIN_STEP if clip_norm is None
+                   and type(gradient_accumulation_steps) is int and gradient_accumulation_steps == 1
+                   else _train_step.StepOptions(clip_norm, gradient_accumulation_steps))
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
             raise ValueError(f"{self.name}.minimize(): loss must be a scalar tensor, got "
                              f"{getattr(loss, 'shape', type(loss).__name__)}")

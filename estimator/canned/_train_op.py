@@ -35,7 +35,7 @@ class GroupedTrainOp:
         self.parts = list(parts)
         self.names = [self.scope.unique_name(opt.name, None, namespace="optimizers")
                       for opt, _ in self.parts]
-        self.options = options or _train_step.StepOptions()
+        self.options = options or _train_step.PLAIN_STEP
         #: after a call: whether the parameters were updated
         self.applied = False
 
@@ -70,6 +70,9 @@ class GroupedTrainOp:
 _Cached = Dict[Optional[str], Tuple[int, List[nn.Parameter]]]
 #: per model: (scope version, parameters) by prefix (``None``: every trainable parameter)
 _PARAMS: "weakref.WeakKeyDictionary[ModelScope, _Cached]" = weakref.WeakKeyDictionary()
+#: per model: (scope version, whether the parameters under the prefix are all of them)
+_COVERS: "weakref.WeakKeyDictionary[ModelScope, Dict[str, Tuple[int, bool]]]" = (
+    weakref.WeakKeyDictionary())
 
 
 def _trainable(scope: ModelScope, prefix: Optional[str]) -> List[nn.Parameter]:
@@ -101,8 +104,14 @@ class _ParamsUnder:
 
     def covers_all(self) -> bool:
         """Whether they are every trainable parameter of the model, in the same order."""
+        cache = _COVERS.setdefault(self.scope, {})
+        hit = cache.get(self.prefix)
+        if hit is not None and hit[0] == self.scope.version:
+            return hit[1]
         mine, everything = _trainable(self.scope, self.prefix), _trainable(self.scope, None)
-        return len(mine) == len(everything) and all(a is b for a, b in zip(mine, everything))
+        covers = len(mine) == len(everything) and all(a is b for a, b in zip(mine, everything))
+        cache[self.prefix] = (self.scope.version, covers)
+        return covers
 
 
 def parameters_under(prefix: str) -> Callable[[], List[nn.Parameter]]:

@@ -63,7 +63,8 @@ def test_adam_model_fn_matches_plain_pytorch_loop_step_for_step(tmp_path):
                           config=CPU)
     model.train(lambda: batches)
     assert_same_parameters(model, reference(
-        lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.9, 0.999), eps=1e-8), batches))
+        lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.9, 0.999), eps=1e-8, fused=True),
+        batches))
 
 
 def test_adam_moments_survive_a_resume_from_checkpoint(tmp_path):
@@ -73,7 +74,8 @@ def test_adam_moments_survive_a_resume_from_checkpoint(tmp_path):
     model.train(lambda: batches[:2])
     model.train(lambda: batches[2:])
     assert model.get_variable_value("global_step") == 6
-    assert_same_parameters(model, reference(lambda p: torch.optim.Adam(p, lr=0.01), batches))
+    assert_same_parameters(model, reference(lambda p: torch.optim.Adam(p, lr=0.01, fused=True),
+                                            batches))
 
 
 @pytest.mark.parametrize("ours, theirs", [
@@ -81,17 +83,48 @@ def test_adam_moments_survive_a_resume_from_checkpoint(tmp_path):
     (lambda: est.train.MomentumOptimizer(0.1, momentum=0.9),
      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
     (lambda: est.train.AdagradOptimizer(0.1),
-     lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.1)),
+     lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.1, fused=True)),
     (lambda: est.train.RMSPropOptimizer(0.01),
      lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-10)),
     (lambda: est.train.Optimizer(torch.optim.AdamW, learning_rate=0.01, weight_decay=0.1),
-     lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1)),
+     lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1, fused=True)),
 ])
 def test_tf_named_optimizers_run_their_torch_counterparts(tmp_path, ours, theirs):
     batches = make_batches(4)
     model = est.Estimator(model_fn_with(ours), str(tmp_path), config=CPU)
     model.train(lambda: batches)
     assert_same_parameters(model, reference(theirs, batches))
+
+
+def _built(optimizer, params, **kwargs):
+    return est.train.Optimizer(optimizer, 0.01, **kwargs).build(params)
+
+
+def test_adam_adamw_and_adagrad_run_fused_on_cpu_unless_an_implementation_is_asked_for():
+    params = list(initial_net().parameters())
+    for cls in (torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad):
+        assert _built(cls, params).defaults["fused"] is True
+        assert not _built(cls, params, foreach=False).defaults["fused"]
+        assert not _built(cls, params, fused=False).defaults["fused"]
+        assert _built(cls, [{"params": params}]).defaults["fused"] is True
+    assert "fused" not in _built(torch.optim.RMSprop, params).defaults
+    assert not _built(torch.optim.SGD, params).defaults["fused"]  # not faster for SGD
+
+    class MyAdam(torch.optim.Adam):  # a subclass may change the step: left as it is
+        pass
+
+    assert not _built(MyAdam, params).defaults["fused"]
+    assert not _built(torch.optim.Adam, [torch.zeros(2, dtype=torch.int64)]).defaults["fused"]
+
+
+@pytest.mark.parametrize("cls", [torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad])
+def test_the_fused_step_is_the_default_step_up_to_rounding(tmp_path, cls):
+    batches = make_batches(6)
+    model = est.Estimator(model_fn_with(lambda: est.train.Optimizer(cls, 0.01)), str(tmp_path),
+                          config=CPU)
+    model.train(lambda: batches)
+    for name, value in reference(lambda p: cls(p, lr=0.01), batches).items():
+        torch.testing.assert_close(model.get_variable_value(name), value, rtol=1e-5, atol=1e-6)
 
 
 def test_exponential_decay_is_written_into_the_optimizer_each_step(tmp_path):
