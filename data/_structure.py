@@ -50,6 +50,27 @@ def pack(template: Any, values: Iterator[Any]) -> Any:
     return next(values)
 
 
+def packer(template: Any) -> Callable[[Sequence[Any]], Any]:
+    """A function rebuilding ``template``'s structure from a sequence of its leaves: what
+    :func:`pack` does, planned once for a structure that is rebuilt per element.
+
+    >>> packer(({"a": 0, "b": 0}, 0))([1, 2, 3])
+    ({'a': 1, 'b': 2}, 3)
+    """
+    if isinstance(template, dict) and not any(isinstance(v, (dict, tuple))
+                                              for v in template.values()):
+        keys = list(template)
+        return lambda leaves: dict(zip(keys, leaves))
+    if (type(template) is tuple and len(template) == 2 and isinstance(template[0], dict)
+            and not isinstance(template[1], (dict, tuple))
+            and not any(isinstance(v, (dict, tuple)) for v in template[0].values())):
+        keys, n = list(template[0]), len(template[0])  # (features dict, label): the common case
+        return lambda leaves: (dict(zip(keys, leaves)), leaves[n])
+    if not isinstance(template, (dict, tuple)):
+        return lambda leaves: leaves[0]
+    return lambda leaves: pack(template, iter(leaves))
+
+
 def flatten_up_to(template: Any, nest: Any, where: str) -> List[Any]:
     """Values of ``nest`` at the positions of ``template``'s leaves.
 

@@ -13,14 +13,14 @@ them into int64 tensors, so batched results match tf.data's.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from data._iterator import DatasetIterator, MalformedStateError, state_bool, state_int
 from data._spec import TensorSpec, from_signature, shapes_into, spec_of, spec_of_leaf
-from data._structure import flatten as leaves, flatten_up_to, pack, to_leaf
+from data._structure import flatten as leaves, flatten_up_to, pack, packer, to_leaf
 from data.dataset import INFINITE_CARDINALITY, Dataset
 
 
@@ -125,6 +125,9 @@ class TensorSliceDataset(Dataset):
         return pack(self._template, iter([column_spec(c) for c in self._columns]))
 
 
+_SLICE_BLOCK = 64
+
+
 class _SliceIterator(DatasetIterator):
     op_name = "from_tensor_slices"
 
@@ -132,19 +135,31 @@ class _SliceIterator(DatasetIterator):
         super().__init__()
         self._ds = dataset
         self._index = 0
+        self._pack = packer(dataset._template)
+        # the next rows' leaves, sliced a block at a time (one unbind per column, not one
+        # indexing op per component and row)
+        self._block: List[Tuple[Any, ...]] = []
+        self._block_start = 0
 
     def _next(self) -> Any:
         i = self._index
         if i >= self._ds._length:
             raise StopIteration
         self._index = i + 1
-        return pack(self._ds._template, (col[i] for col in self._ds._columns))
+        j = i - self._block_start
+        if not 0 <= j < len(self._block):
+            stop = min(i + _SLICE_BLOCK, self._ds._length)
+            self._block = list(zip(*[col[i:stop].unbind(0) if isinstance(col, torch.Tensor)
+                                     else col[i:stop] for col in self._ds._columns]))
+            self._block_start, j = i, 0
+        return self._pack(self._block[j])
 
     def _get_state(self) -> Dict[str, Any]:
         return {"index": self._index}
 
     def _set_state(self, state: Dict[str, Any]) -> None:
         self._index = state_int(self.op_name, state, "index", 0, self._ds._length)
+        self._block = []
 
 
 # -- from_tensors ----------------------------------------------------------------------------

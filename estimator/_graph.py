@@ -11,9 +11,10 @@ branch) is skipped with a DEBUG log line; the training it followed is unaffected
 
 from __future__ import annotations
 
+from collections import abc
 import logging
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -40,7 +41,7 @@ class ModelFnPredict(nn.Module):
         if not isinstance(spec, EstimatorSpec):
             raise TypeError(f"model_fn returned {type(spec).__name__}, not an EstimatorSpec")
         predictions = spec.predictions
-        if isinstance(predictions, Mapping):
+        if isinstance(predictions, abc.Mapping):
             return tuple(predictions[k] for k in sorted(predictions)
                          if isinstance(predictions[k], torch.Tensor))
         assert predictions is not None  # a PREDICT spec is checked to have predictions

@@ -15,9 +15,10 @@ With ``RunConfig(mixed_precision=...)`` train and evaluate call ``model_fn`` und
 
 from __future__ import annotations
 
+from collections import abc
 import logging
 import time
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 
@@ -467,10 +468,10 @@ class PredictOps(ModeOps):
 
     def step(self, spec: EstimatorSpec, features: Any, labels: Any) -> Iterable[Any]:
         preds = spec.predictions
-        if not isinstance(preds, Mapping) and self.keys:
+        if not isinstance(preds, abc.Mapping) and self.keys:
             raise ValueError("predict_keys argument is not valid in case of non-dict "
                              "predictions.")
-        if isinstance(preds, Mapping):
+        if isinstance(preds, abc.Mapping):
             if self.keys is not None:
                 missing = [k for k in self.keys if k not in preds]
                 if missing:

@@ -213,8 +213,9 @@ class NanLossDuringTrainingError(RuntimeError):
 class FirstNonFinite:
     """The first global step whose loss was not finite, recorded on the loss's device.
 
-    :meth:`record` runs a few tiny device ops and never syncs with the host;
-    :meth:`first_bad_step` reads the result (one sync), so callers read it only now and then.
+    For a loss on an accelerator :meth:`record` runs a few tiny device ops and never syncs
+    with the host; :meth:`first_bad_step` reads the result (one sync), so callers read it only
+    now and then. A CPU loss is read at once (reading it waits for nothing).
 
     >>> watch = FirstNonFinite()
     >>> for step, loss in enumerate([1.0, float("nan"), 2.0, float("inf")], start=1):
@@ -225,12 +226,19 @@ class FirstNonFinite:
 
     def __init__(self) -> None:
         self._first: Optional[torch.Tensor] = None
-        self._host: Optional[int] = None  # a bad step seen for a non-tensor loss
+        self._host: Optional[int] = None  # a bad step seen on the host
 
     def record(self, loss: Any, step: int) -> None:
-        if not isinstance(loss, torch.Tensor):
-            if self._host is None and not all(math.isfinite(float(v)) for v in
-                                              torch.as_tensor(loss).flatten().tolist()):
+        if self._host is not None:
+            return  # the first bad step is known; later ones change nothing
+        if not isinstance(loss, torch.Tensor) or loss.device.type == "cpu":
+            # on the host reading the value waits for nothing: check it right away
+            if isinstance(loss, torch.Tensor) and loss.numel() == 1:
+                finite = math.isfinite(loss.item())
+            else:
+                finite = all(math.isfinite(float(v))
+                             for v in torch.as_tensor(loss).flatten().tolist())
+            if not finite:
                 self._host = int(step)
             return
         loss = loss.detach()
@@ -242,12 +250,10 @@ class FirstNonFinite:
         self._first.masked_fill_(bad, int(step))
 
     def first_bad_step(self) -> Optional[int]:
-        if self._host is not None:
-            return self._host
-        if self._first is None:
-            return None
-        step = int(self._first)
-        return None if step < 0 else step
+        device_step = None if self._first is None else int(self._first)
+        if device_step is not None and device_step >= 0:
+            return device_step  # recorded before the host saw a bad step of its own
+        return self._host
 
 
 class NanTensorHook(SessionRunHook):

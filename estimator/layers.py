@@ -256,9 +256,12 @@ def dense(inputs: torch.Tensor, units: int, activation: Activation = None, use_b
     in_features = inputs.shape[-1]
     layer = scope.get_or_create(path, lambda: Dense(
         in_features, units, use_bias, kernel_initializer, bias_initializer, trainable))
-    _check_shape(path, "kernel", layer.kernel, (units, in_features))
-    inputs = _autocast(inputs, layer.kernel.dtype, "dense")
-    y = F.linear(inputs, layer.kernel, layer.bias)
+    kernel = layer.kernel
+    if kernel.shape != (units, in_features):
+        _check_shape(path, "kernel", kernel, (units, in_features))
+    if inputs.dtype != kernel.dtype:
+        inputs = _autocast(inputs, kernel.dtype, "dense")
+    y = F.linear(inputs, kernel, layer.bias)
     return activation(y) if activation is not None else y
 
 

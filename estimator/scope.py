@@ -122,6 +122,7 @@ class ModelScope:
         self._missing: List[str] = []
         self._used: Dict[str, Set[str]] = {}
         self._prefix: List[str] = []
+        self._path = ""  # "/".join(self._prefix)
         #: called with each new module or parameter once it holds its initial (or restored)
         #: values; on many processes it broadcasts rank 0's values
         self.on_create: Optional[Callable[[Any], None]] = None
@@ -142,7 +143,7 @@ class ModelScope:
         self.mode = mode
         self.summary_step = summary_step
         self._used = {}
-        self._prefix = []
+        self._prefix, self._path = [], ""
         self._reuse, self._claimed, self._counters = [], set(), {}
         self.named_tensors, self._collections = {}, {}
         stack = getattr(_local, "stack", None)
@@ -164,22 +165,35 @@ class ModelScope:
         its layers the same way both times. ``absolute`` opens ``name`` from the top (a
         ``VariableScope`` object passed back in). Yields the full scope name.
         """
+        full, saved = self.push_name_scope(name, reuse, absolute)
+        try:
+            yield full
+        finally:
+            self.pop_name_scope(saved)
+
+    def push_name_scope(self, name: str, reuse: Any = None, absolute: bool = False
+                        ) -> Tuple[str, Tuple[List[str], str]]:
+        """Enter :meth:`name_scope` (for context managers of its own): the full scope name,
+        and what :meth:`pop_name_scope` restores."""
         parts = name.split("/") if isinstance(name, str) else []
         if not parts or any(not p or "." in p for p in parts):
             raise ValueError(f"variable_scope name must be non-empty without '.', got {name!r}")
         parent = self._reuse[-1] if self._reuse else False
         effective = parent if reuse is None or reuse is False or parent is True else reuse
-        saved = self._prefix
+        saved = self._prefix, self._path
         self._prefix = (parts if absolute else self._prefix + parts)
-        full = "/".join(self._prefix)
-        for key in [k for k in self._counters if k[1] == full or k[1].startswith(full + "/")]:
-            del self._counters[key]
+        full = self._path = "/".join(self._prefix)
+        if self._counters:
+            inner = full + "/"
+            for key in [k for k in self._counters if k[1] == full or k[1].startswith(inner)]:
+                del self._counters[key]
         self._reuse.append(effective)
-        try:
-            yield full
-        finally:
-            self._reuse.pop()
-            self._prefix = saved
+        return full, saved
+
+    def pop_name_scope(self, saved: Tuple[List[str], str]) -> None:
+        """Leave the scope :meth:`push_name_scope` entered."""
+        self._reuse.pop()
+        self._prefix, self._path = saved
 
     @contextlib.contextmanager
     def reusing(self, reuse: Any) -> Iterator[None]:
@@ -204,7 +218,7 @@ class ModelScope:
 
     def unique_scope_name(self, default_name: str) -> str:
         """``default_name``, ``default_name_1``, ... among the scopes opened here in this call."""
-        used = self._counters.setdefault(("scopes", "/".join(self._prefix)), set())
+        used = self._counters.setdefault(("scopes", self._path), set())
         name, i = default_name, 0
         while name in used:
             i += 1
@@ -222,7 +236,7 @@ class ModelScope:
         exist"). ``shared`` (``get_module``) returns the same object for the same name;
         ``reuse`` (a layer's own ``reuse=`` argument) applies to this name only.
         """
-        prefix = "/".join(self._prefix)
+        prefix = self._path
         if name is not None and (not name or "." in name):
             raise ValueError(f"name must be non-empty without '.', got {name!r}")
         if namespace:
@@ -258,7 +272,7 @@ class ModelScope:
     # -- named tensors and collections of this call ------------------------------------------
     def name_tensor(self, name: str, tensor: Any) -> None:
         """Record ``tensor`` as ``<variable scope>/name`` for this call (``est.identity``)."""
-        prefix = "/".join(self._prefix)
+        prefix = self._path
         self.named_tensors[f"{prefix}/{name}" if prefix else name] = tensor
 
     def collection(self, name: str) -> List[Any]:
@@ -410,7 +424,7 @@ class ModelScope:
     # -- summaries ----------------------------------------------------------------------------
     def record_summary(self, kind: str, name: str, value: Any) -> None:
         """Keep a summary for the loop to write (only on summary steps)."""
-        prefix = "/".join(self._prefix)
+        prefix = self._path
         self.summaries.append((kind, f"{prefix}/{name}" if prefix else name, value))
 
     # -- reading ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import abc
 import dataclasses
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
@@ -55,7 +56,7 @@ def _check_loss(loss: Any, mode: str) -> Optional[torch.Tensor]:
 def _check_predictions(predictions: Any, mode: str) -> Any:
     if predictions is None or isinstance(predictions, torch.Tensor):
         return predictions
-    if isinstance(predictions, Mapping):
+    if isinstance(predictions, abc.Mapping):
         for key, value in predictions.items():
             # numpy arrays carry string predictions (a classifier's "classes", as TF's bytes)
             if not isinstance(key, str) or not isinstance(value, (torch.Tensor, np.ndarray)):
@@ -78,7 +79,7 @@ def is_metric_object(obj: Any) -> bool:
 def _check_metric_ops(ops: Any, mode: str) -> Optional[Dict[str, Any]]:
     if ops is None:
         return None
-    if not isinstance(ops, Mapping):
+    if not isinstance(ops, abc.Mapping):
         raise TypeError(
             f"EstimatorSpec(mode={mode!r}): eval_metric_ops must be a dict of name -> metric, "
             f"got {type(ops).__name__}"

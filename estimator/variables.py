@@ -3,15 +3,14 @@ in the model scope."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, ContextManager, List, Optional, Sequence, Union
 
 import torch
 from torch import nn
 
 from estimator import _modules
-from estimator.scope import AUTO_REUSE, current_scope, to_path
+from estimator.scope import AUTO_REUSE, ModelScope, current_scope, to_path
 
 Initializer = Union[Callable[[torch.Tensor], Any], float, int, torch.Tensor]
 
@@ -70,13 +69,12 @@ class VariableScope:
         return f"VariableScope(name={self.name!r}, reuse={self._reuse!r})"
 
 
-@contextlib.contextmanager
 def variable_scope(name_or_scope: Union[str, VariableScope, None], default_name: Optional[str] = None,
                    values: Any = None, initializer: Any = None, regularizer: Any = None,
                    caching_device: Any = None, partitioner: Any = None, custom_getter: Any = None,
                    reuse: Any = None, dtype: Any = None, use_resource: Any = None,
                    constraint: Any = None, auxiliary_name_scope: bool = True
-                   ) -> Iterator[VariableScope]:
+                   ) -> ContextManager[VariableScope]:
     """Prefix names created inside with ``name/``, as ``tf.variable_scope``.
 
     ``reuse=True`` shares the layers and variables this ``model_fn`` call created already
@@ -117,8 +115,24 @@ def variable_scope(name_or_scope: Union[str, VariableScope, None], default_name:
     else:
         raise TypeError(f"variable_scope: name_or_scope must be a str or a VariableScope, got "
                         f"{type(name_or_scope).__name__}")
-    with scope.name_scope(name, reuse, absolute=absolute) as full:
-        yield VariableScope(full, scope.reuse)
+    return _EnteredScope(scope, name, reuse, absolute)
+
+
+class _EnteredScope:
+    """The context manager :func:`variable_scope` returns (one per ``with``)."""
+
+    __slots__ = ("scope", "name", "reuse", "absolute", "saved")
+
+    def __init__(self, scope: ModelScope, name: str, reuse: Any, absolute: bool) -> None:
+        self.scope, self.name, self.reuse, self.absolute = scope, name, reuse, absolute
+
+    def __enter__(self) -> VariableScope:
+        full, self.saved = self.scope.push_name_scope(self.name, self.reuse, self.absolute)
+        return VariableScope(full, self.scope.reuse)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.scope.pop_name_scope(self.saved)
+
 
 
 def trainable_variables(scope: Optional[str] = None) -> List[nn.Parameter]:

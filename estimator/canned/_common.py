@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional
+from collections import abc
+from typing import Any, List, Mapping
 
 import numpy as np
 import torch
@@ -11,7 +12,7 @@ from estimator.feature_column._layers import check_columns
 
 
 def check_features(features: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(features, Mapping):
+    if not isinstance(features, abc.Mapping):
         raise ValueError(f"{where}: features should be a dict of feature key -> values (what "
                          f"feature columns read); got {type(features).__name__}")
     return features

@@ -102,6 +102,10 @@ class Head:
                              f"one weight per example, shape ({batch}, 1); got {tuple(w.shape)}")
         return w
 
+    def mean_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The mean of the per-example losses (the unweighted mean reductions)."""
+        return self.unweighted_loss(logits, labels).mean()
+
     def reduce(self, unweighted: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
         """The training loss from the ``[batch, d]`` per-example losses, as TF reduces it."""
         if weights is None and self.loss_reduction in ("sum_over_batch_size", "mean"):
@@ -135,9 +139,13 @@ class Head:
             raise ValueError(f"{self.where}: labels must be given in {mode} mode; input_fn "
                              "must return (features, labels)")
         label_values = self.labels(labels, logits)
-        unweighted = self.unweighted_loss(logits, label_values)
         weights = self.weights(features, logits.shape[0])
-        loss = self.reduce(unweighted, weights)
+        if (mode == ModeKeys.TRAIN and weights is None
+                and self.loss_reduction in ("sum_over_batch_size", "mean")):
+            loss = self.mean_loss(logits, label_values)  # no per-example losses to keep
+        else:
+            unweighted = self.unweighted_loss(logits, label_values)
+            loss = self.reduce(unweighted, weights)
         if mode == ModeKeys.EVAL:
             with torch.no_grad():
                 ops = self.metrics(predictions, label_values, unweighted, weights)
@@ -242,6 +250,9 @@ class BinaryClassHead(_ClassHead):
 
     def unweighted_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+
+    def mean_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, labels)  # one kernel, the same mean
 
     def metrics(self, predictions: Dict[str, Any], labels: torch.Tensor,
                 unweighted_loss: torch.Tensor, weights: Optional[torch.Tensor]

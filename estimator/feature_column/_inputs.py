@@ -9,6 +9,7 @@ Errors name the column and the feature key.
 
 from __future__ import annotations
 
+from collections import abc
 from typing import Any, Dict, Mapping, NamedTuple, Optional
 
 import numpy as np
@@ -50,7 +51,7 @@ class FeatureCache:
     """The features of one call and the columns already transformed from them."""
 
     def __init__(self, features: Mapping[str, Any]) -> None:
-        if not isinstance(features, Mapping):
+        if not isinstance(features, abc.Mapping):
             raise TypeError("features must be a dict of feature key -> values, got "
                             f"{type(features).__name__}")
         self.features = features

@@ -130,20 +130,17 @@ def _stack_plain_numeric(cache: FeatureCache, columns: List[DenseColumn]
     keys = _plain_numeric_keys(columns)
     if keys is None:
         return None
-    features, device = cache.features, cache.device
-    raws = []
-    for key in keys:
-        raw = features.get(key)
-        if (type(raw) is not torch.Tensor or raw.dim() != 1 or raw.dtype != torch.float32
-                or raw.device != device):
-            return None
-        raws.append(raw)
-    if len(raws) == 1:
-        return raws[0].unsqueeze(1)
-    shape = raws[0].shape
-    if any(r.shape != shape for r in raws):
+    features = cache.features
+    raws = [features.get(key) for key in keys]
+    if not all(type(r) is torch.Tensor and r.dtype is torch.float32 for r in raws):
+        return None
+    try:  # torch checks that the shapes and devices agree
+        stacked = torch.stack(raws, 1)
+    except (RuntimeError, IndexError):
         return None  # the general path raises the error naming the column
-    return torch.stack(raws, 1)
+    if stacked.dim() != 2 or stacked.device != cache.device:
+        return None
+    return stacked
 
 
 def _zeros(t: torch.Tensor) -> torch.Tensor:
