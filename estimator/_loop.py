@@ -71,10 +71,11 @@ def make_mover(device: torch.device) -> Callable[[Any], Any]:
     the host's work; numpy arrays become tensors.
     """
     cuda = device.type == "cuda"
+    cpu = device.type == "cpu"
 
     def move(x: Any) -> Any:
         if isinstance(x, torch.Tensor):
-            if x.device == device:
+            if (cpu and x.is_cpu) or x.device == device:
                 return x
             if cuda and x.device.type == "cpu":
                 x = x.pin_memory()

@@ -216,7 +216,8 @@ class _ClassHead(Head):
                     torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)):
                 raise ValueError(f"{self.where}: labels must be class ids (numbers) without "
                                  f"label_vocabulary; got dtype {out.dtype}")
-            out = out.to(device)
+            if out.device != device:
+                out = out.to(device)
         if out.numel() != batch:
             raise ValueError(f"{self.where}: expected one label per example ({batch}), got "
                              f"labels of shape {tuple(out.shape)}")
