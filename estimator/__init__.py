@@ -54,12 +54,23 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        return _submodule(name)
     value = importlib.import_module(module)
     if module != f"{__name__}.{name}":
         value = getattr(value, name)
     globals()[name] = value
     return value
+
+
+def _submodule(name: str) -> Any:
+    """``est.<name>`` for a submodule no import has loaded yet (``est.canned``)."""
+    if not name.startswith("__"):
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> List[str]:

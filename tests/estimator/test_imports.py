@@ -30,6 +30,7 @@ def test_a_lazy_name_imports_its_module_on_first_use():
     modules = _modules_after("import estimator as est\nest.DNNClassifier\nest.export")
     assert {"estimator.canned", "estimator.canned.dnn", "estimator.export"} <= modules
     assert "estimator.feature_column" in modules  # the canned Estimators use feature columns
+    assert "estimator.canned.linear" in _modules_after("import estimator as est\nest.canned.linear")
 
 
 def test_every_public_name_resolves_and_is_listed():
