@@ -13,8 +13,9 @@ Each round starts three fresh interpreters, alternating, and times in each:
    PIL and resized to 28x28, ``DataLoader(shuffle=True, batch_size=64)``, the same network as
    an ``nn.Module``, ``Adam``, one step, ``torch.save`` of model and optimizer state.
 
-Medians over ``--rounds`` (default 5) are printed with the load average, and the estimator's
-time beyond ``import torch`` without the dynamo share. Images are generated (and cached) by
+Medians over ``--rounds`` (default 5) are printed with the load average: wall time beyond
+``import torch``, with and without the dynamo share, and the process's CPU time for the same
+span (all threads; steadier than wall time on a shared machine). Images are generated (and cached) by
 ``benchmarks/input_pipeline.py``'s generator.
 
     python benchmarks/first_step.py --rounds 7
@@ -40,7 +41,7 @@ def _child_estimator(pattern: str) -> Dict[str, float]:
 
     t0 = time.perf_counter()
     import torch  # noqa: F401
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     sys.path[:0] = [ROOT, os.path.join(ROOT, "examples")]
     import dogs_vs_cats as ex  # imports data and estimator
 
@@ -50,17 +51,17 @@ def _child_estimator(pattern: str) -> Dict[str, float]:
         model = est.Estimator(ex.model_fn, model_dir, est.RunConfig(device="cpu"),
                               params={"num_classes": 2, "learning_rate": 1e-3})
         model.train(ex.get_input_fn(pattern, shuffle=True), steps=1)
-        t3 = time.perf_counter()
-    return {"torch": t1 - t0, "imports": t2 - t1, "first_step": t3 - t2}
+        t3, c3 = time.perf_counter(), time.process_time()
+    return {"torch": t1 - t0, "imports": t2 - t1, "first_step": t3 - t2, "cpu": c3 - c1}
 
 
 def _child_dynamo(pattern: str) -> Dict[str, float]:
     t0 = time.perf_counter()
     import torch  # noqa: F401
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     import torch._dynamo  # noqa: F401
-    t2 = time.perf_counter()
-    return {"torch": t1 - t0, "dynamo": t2 - t1}
+    t2, c2 = time.perf_counter(), time.process_time()
+    return {"torch": t1 - t0, "dynamo": t2 - t1, "cpu": c2 - c1}
 
 
 def _child_hand(pattern: str) -> Dict[str, float]:
@@ -69,7 +70,7 @@ def _child_hand(pattern: str) -> Dict[str, float]:
 
     t0 = time.perf_counter()
     import torch
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     import torch.nn.functional as F
     from PIL import Image
     from torch import nn
@@ -119,8 +120,8 @@ def _child_hand(pattern: str) -> Dict[str, float]:
     with tempfile.TemporaryDirectory() as model_dir:
         torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict()},
                    os.path.join(model_dir, "model.pt"))
-        t3 = time.perf_counter()
-    return {"torch": t1 - t0, "imports": t2 - t1, "first_step": t3 - t2}
+        t3, c3 = time.perf_counter(), time.process_time()
+    return {"torch": t1 - t0, "imports": t2 - t1, "first_step": t3 - t2, "cpu": c3 - c1}
 
 
 CHILDREN = {"estimator": _child_estimator, "dynamo": _child_dynamo, "hand": _child_hand}
@@ -178,7 +179,8 @@ def main(argv: Sequence[str] = ()) -> None:
         print(f"  {what:10s} imports {med(mode, 'imports'):.2f} s, first step "
               f"{med(mode, 'first_step'):.2f} s: {b:.2f} s beyond import torch, "
               f"{b - dynamo:.2f} s without dynamo (rounds {min(beyond(mode)):.2f}-"
-              f"{max(beyond(mode)):.2f})")
+              f"{max(beyond(mode)):.2f}); CPU {med(mode, 'cpu'):.2f} s, "
+              f"{med(mode, 'cpu') - med('dynamo', 'cpu'):.2f} s without dynamo's")
 
 
 if __name__ == "__main__":
