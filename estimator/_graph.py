@@ -9,7 +9,7 @@ that cannot be traced (Python branching on tensor values, non-tensor features, n
 branch) is skipped with a DEBUG log line; the training it followed is unaffected.
 
 The graph is ``SummaryWriter.add_graph``'s, traced once: ``add_graph`` traces with
-``torch.jit.trace``'s default ``check_trace=False``, which runs the model twice more to compare
+``torch.jit.trace``'s default ``check_trace=True``, which runs the model twice more to compare
 traces, costing more than the trace itself on a program's first ``train()``.
 """
 
