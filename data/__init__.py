@@ -9,6 +9,9 @@
 __distribution__ = "torch-estimator"
 __version__ = "0.1.0"
 
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
 from data import experimental, image, io, mnist
 from data._iterator import DatasetIterator, MalformedStateError
 from data._seed import set_random_seed
@@ -17,7 +20,34 @@ from data.dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from data.ops._parallel import AUTOTUNE
 from data.files import FixedLengthRecordDataset, TextLineDataset
 from data.options import Options
-from data.tfrecord import TFRecordDataset
+
+if TYPE_CHECKING:  # at run time imported on first use (``__getattr__`` below)
+    from data.tfrecord import TFRecordDataset
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TFRecordDataset":  # its module loads the TFRecord and protobuf code
+        from data.tfrecord import TFRecordDataset
+
+        globals()[name] = TFRecordDataset
+        return TFRecordDataset
+    return _submodule(name)
+
+
+def _submodule(name: str) -> Any:
+    """``data.<name>`` for a submodule no import has loaded yet (``data.tfrecord``)."""
+    if not name.startswith("__"):
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted({*globals(), "TFRecordDataset"})
+
 
 __all__ = [
     "AUTOTUNE",

@@ -9,15 +9,25 @@ True
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple, Type, Union
 
 from data._decode_csv import decode_csv
 from data._decode_raw import decode_raw
-from data.tfrecord import (BytesList, DataLossError, Example, Feature, FeatureList, FeatureLists,
-                           Features, FixedLenFeature, FixedLenSequenceFeature, FloatList,
-                           Int64List, SequenceExample, SparseTensor, TFRecordOptions,
-                           TFRecordWriter, VarLenFeature, parse_example, parse_single_example,
-                           serialize_example)
+
+if TYPE_CHECKING:  # at run time imported on first use (``__getattr__`` below)
+    from data.tfrecord import (BytesList, DataLossError, Example, Feature, FeatureList,
+                               FeatureLists, Features, FixedLenFeature, FixedLenSequenceFeature,
+                               FloatList, Int64List, SequenceExample, SparseTensor,
+                               TFRecordOptions, TFRecordWriter, VarLenFeature, parse_example,
+                               parse_single_example, serialize_example)
+
+# TFRecord and tf.train.Example names: their modules (and the protobuf runtime) load when a
+# program first uses one.
+_TFRECORD = frozenset((
+    "BytesList", "DataLossError", "Example", "Feature", "FeatureList", "FeatureLists", "Features",
+    "FixedLenFeature", "FixedLenSequenceFeature", "FloatList", "Int64List", "SequenceExample",
+    "SparseTensor", "TFRecordOptions", "TFRecordWriter", "VarLenFeature", "parse_example",
+    "parse_single_example", "serialize_example"))
 
 __all__ = [
     "BytesList",
@@ -44,6 +54,20 @@ __all__ = [
     "read_file",
     "serialize_example",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _TFRECORD:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import data.tfrecord
+
+    value = getattr(data.tfrecord, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted({*globals(), *_TFRECORD})
 
 
 class FileBytes(bytes):

@@ -8,12 +8,12 @@
 __distribution__ = "torch-estimator"
 __version__ = "0.1.0"
 
-from estimator import (checkpoint, distribute, experimental, export, feature_column, inputs,
-                       layers, losses, metrics, nn, summary, train)
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
+from estimator import (checkpoint, distribute, inputs, layers, losses, metrics, nn, summary,
+                       train)
 from estimator._named import identity
-from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
-                              DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
-                              DNNRegressor, LinearClassifier, LinearRegressor)
 from estimator._train_step import clip_by_global_norm
 from estimator.checkpoint import WarmStartSettings
 from estimator.distribute import DistributeConfig, InputContext
@@ -32,6 +32,50 @@ from estimator.spec import EstimatorSpec, ModeKeys
 from estimator.training import EvalSpec, TrainSpec, train_and_evaluate
 from estimator.variables import (VariableScope, get_module, get_variable, global_variables,
                                  trainable_variables, variable_scope)
+
+if TYPE_CHECKING:  # at run time imported on first use (``__getattr__`` below)
+    from estimator import experimental, export, feature_column
+    from estimator.canned import (BaselineClassifier, BaselineRegressor, DNNClassifier,
+                                  DNNLinearCombinedClassifier, DNNLinearCombinedRegressor,
+                                  DNNRegressor, LinearClassifier, LinearRegressor)
+
+# Names whose modules a program without them need not import (feature columns, the canned
+# Estimators, export): ``est.<name>`` imports its module on first use.
+_LAZY = {
+    "experimental": "estimator.experimental",
+    "export": "estimator.export",
+    "feature_column": "estimator.feature_column",
+    **{name: "estimator.canned" for name in (
+        "BaselineClassifier", "BaselineRegressor", "DNNClassifier", "DNNLinearCombinedClassifier",
+        "DNNLinearCombinedRegressor", "DNNRegressor", "LinearClassifier", "LinearRegressor")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        return _submodule(name)
+    value = importlib.import_module(module)
+    if module != f"{__name__}.{name}":
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def _submodule(name: str) -> Any:
+    """``est.<name>`` for a submodule no import has loaded yet (``est.canned``)."""
+    if not name.startswith("__"):
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "AUTO_REUSE",

@@ -7,6 +7,10 @@ batch's features, with the trained parameters, and writes the graph with
 called, gradients are off and the random generators are restored afterwards. A ``model_fn``
 that cannot be traced (Python branching on tensor values, non-tensor features, no PREDICT
 branch) is skipped with a DEBUG log line; the training it followed is unaffected.
+
+The graph is ``SummaryWriter.add_graph``'s, traced once: ``add_graph`` traces with
+``torch.jit.trace``'s default ``check_trace=True``, which runs the model twice more to compare
+traces, costing more than the trace itself on a program's first ``train()``.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ def write_graph(writer: Any, scope: ModelScope, call: Callable[[Any, Any], Any],
         with torch.random.fork_rng(devices=[]), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes are constants here
             warnings.simplefilter("ignore", DeprecationWarning)  # add_graph still uses jit.trace
-            writer.add_graph(step, tensors)
+            _add_graph(writer, step, tensors)
         return True
     except Exception as e:  # tracing fails in many ways; each only means "no graph"
         logger.debug("No model graph for TensorBoard: tracing model_fn in PREDICT mode failed "
@@ -78,6 +82,28 @@ def write_graph(writer: Any, scope: ModelScope, call: Callable[[Any, Any], Any],
         return False
     finally:
         scope.root.train(was_training)
+
+
+def _add_graph(writer: Any, step: nn.Module, tensors: Tuple[torch.Tensor, ...]) -> None:
+    """``writer.add_graph(step, tensors)``, without its two checking reruns of the model."""
+    try:
+        from tensorboard.compat.proto.config_pb2 import RunMetadata
+        from tensorboard.compat.proto.graph_pb2 import GraphDef
+        from tensorboard.compat.proto.step_stats_pb2 import DeviceStepStats, StepStats
+        from tensorboard.compat.proto.versions_pb2 import VersionDef
+        from torch.utils.tensorboard._pytorch_graph import parse
+        file_writer = writer._get_file_writer()
+    except (ImportError, AttributeError):  # another torch or writer: the public call
+        writer.add_graph(step, tensors)
+        return
+    step.train(False)  # as add_graph's trace
+    trace = torch.jit.trace(step, tensors, check_trace=False)
+    graph = trace.graph
+    torch._C._jit_pass_inline(graph)
+    # add_graph's GraphDef and (CPU) step stats, field for field
+    stats = RunMetadata(step_stats=StepStats(dev_stats=[DeviceStepStats(device="/device:CPU:0")]))
+    file_writer.add_graph((GraphDef(node=parse(graph, trace, tensors),
+                                    versions=VersionDef(producer=22)), stats))
 
 
 class FirstFeatures:

@@ -73,3 +73,46 @@ def test_no_graph_when_summaries_are_off(tmp_path):
     config = est.RunConfig(save_summary_steps=None)
     est.Estimator(_model_fn, str(tmp_path), config=config).train(_input_fn)
     assert not glob.glob(f"{tmp_path}/events.out.tfevents.*") or _graph_nodes(tmp_path) is None
+
+
+def _graph_events(model_dir):
+    """A log dir's events after the file version (graph, run metadata), without wall times."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    events = []
+    for path in sorted(glob.glob(f"{model_dir}/events.out.tfevents.*")):
+        for event in EventFileLoader(path).Load():
+            if event.WhichOneof("what") != "file_version":
+                event.ClearField("wall_time")
+                events.append(event.SerializeToString())
+    return events
+
+
+def test_the_graph_is_what_summary_writer_add_graph_writes(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from estimator._graph import _add_graph
+    from models.dogs_vs_cats import SeedCNN
+
+    torch.manual_seed(0)
+    net, images = SeedCNN(image_size=12), torch.rand(4, 12, 12, 3)
+    with torch.no_grad():
+        with SummaryWriter(str(tmp_path / "ours")) as writer:
+            _add_graph(writer, net, (images,))
+        with SummaryWriter(str(tmp_path / "add_graph")) as writer:
+            writer.add_graph(net, (images,))
+    ours = _graph_events(tmp_path / "ours")
+    assert len(ours) == 3  # the graph; the run metadata, read back as two summaries
+    assert ours == _graph_events(tmp_path / "add_graph")
+
+
+def test_the_graph_traces_model_fn_once(tmp_path):
+    modes = []
+
+    def counting(features, labels, mode):
+        modes.append(mode)
+        return _model_fn(features, labels, mode)
+
+    est.Estimator(counting, str(tmp_path)).train(_input_fn, steps=1)
+    assert modes == [est.ModeKeys.TRAIN, est.ModeKeys.PREDICT]
+    assert _graph_nodes(tmp_path) is not None
