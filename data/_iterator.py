@@ -92,6 +92,19 @@ class DatasetIterator(Iterator[Any]):
         """
         return self._cpu_workers + sum(u.cpu_workers() for u in self._live_upstreams())
 
+    def limit_workers(self, n: int) -> None:
+        """Let at most ``n`` (>= 1) background workers of each parallel stage (a parallel
+        ``map``) take new elements, in this pipeline's stages alive now; the elements and their
+        order stay the same. The Estimator uses it to share the CPU with the model."""
+        for upstream in self._live_upstreams():
+            upstream.limit_workers(n)
+
+    def worker_cpu_seconds(self) -> float:
+        """CPU seconds the background workers spent in the pipeline's functions so far (the
+        stages alive now), buffers filling ahead included: compared with the consumer's
+        CPU time, how much of the CPU the input takes."""
+        return sum(u.worker_cpu_seconds() for u in self._live_upstreams())
+
     def _live_upstreams(self) -> List["DatasetIterator"]:
         """The upstream iterators in use now; stages that create them on the fly (one per
         repetition, per interleaved element, per cache pass) override this."""

@@ -141,7 +141,8 @@ class Estimator:
                 ops = TrainOps(scope, saving.config, start + steps if steps else max_steps,
                                save=save, writer=writer.get, agree=rt.step_agreement())
                 first = FirstFeatures(rt.train_call(scope, self._bind(ModeKeys.TRAIN)))
-                with self._threads(scope, batches):
+                with self._threads(scope, batches) as split:
+                    hook_list.hooks.append(split)  # it measures the CPU split while training
                     for _ in run_steps(scope, ModeKeys.TRAIN, first, batches, hook_list, ops):
                         pass
                     # (one process only: a trace on rank 0 alone must not meet a collective)

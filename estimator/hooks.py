@@ -231,7 +231,7 @@ class FirstNonFinite:
     def record(self, loss: Any, step: int) -> None:
         if self._host is not None:
             return  # the first bad step is known; later ones change nothing
-        if not isinstance(loss, torch.Tensor) or loss.device.type == "cpu":
+        if not isinstance(loss, torch.Tensor) or loss.is_cpu:
             # on the host reading the value waits for nothing: check it right away
             if isinstance(loss, torch.Tensor) and loss.numel() == 1:
                 finite = math.isfinite(loss.item())

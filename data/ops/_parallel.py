@@ -56,6 +56,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import time
 from collections import deque
 from typing import AbstractSet, Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
@@ -169,6 +170,10 @@ class _Shared:
         # element in hand, keep its result, and exit; the next `next()` starts new ones).
         self.run = 0
         self.started: Tuple[int, int] = (-1, -1)
+        # Workers with a slot >= active_workers take no new element (see limit_workers);
+        # busy_cpu_s is their thread CPU time spent in `fn` so far.
+        self.active_workers = num_workers
+        self.busy_cpu_s = 0.0
         self.reset(0, 0, set(), [])
 
     def reset(self, position: int, snapshot_position: int, consumed_after: Set[int],
@@ -194,7 +199,7 @@ class _Shared:
         return not self.stop.is_set() and self.generation == generation and self.run == run
 
 
-def _worker(shared: _Shared, generation: int, run: int) -> None:
+def _worker(shared: _Shared, generation: int, run: int, slot: int) -> None:
     _use_one_intra_op_thread()  # N workers already use the N cores
     cond, upstream, fn = shared.cond, shared.upstream, shared.fn
     while True:
@@ -202,7 +207,7 @@ def _worker(shared: _Shared, generation: int, run: int) -> None:
         # the consumer needs to save the state.
         with cond:
             while (shared.live(generation, run) and shared.end is None
-                   and shared.reserved >= shared.capacity):
+                   and (shared.reserved >= shared.capacity or slot >= shared.active_workers)):
                 shared.workers_waiting += 1
                 try:
                     cond.wait(_POLL_S)
@@ -248,17 +253,21 @@ def _worker(shared: _Shared, generation: int, run: int) -> None:
                     shared.reserved -= 1
                     _wake_all(shared)
                 continue
+        busy = 0.0
         if failed:
             result: Tuple[bool, Any, bool] = (False, element, False)
         elif fn is None:
             result = (True, element, False)
         else:
+            started = time.thread_time()
             try:
                 result = (True, fn(element), False)
             except BaseException as exc:
                 result = (False, exc, True)
+            busy = time.thread_time() - started
         del element
         with cond:
+            shared.busy_cpu_s += busy
             if shared.generation == generation:
                 shared.results[index] = result
                 if not shared.deterministic:
@@ -367,10 +376,29 @@ class ParallelMapIterator(DatasetIterator):
         shared.threads[:] = [t for t in shared.threads if t.is_alive()]
         tune_allocator()  # before the workers exist, so they share the tuned heap
         for i in range(shared.num_workers):
-            thread = threading.Thread(target=_worker, args=(shared, generation, shared.run),
+            thread = threading.Thread(target=_worker, args=(shared, generation, shared.run, i),
                                       name=f"data-{self.op_name}-{i}", daemon=True)
             shared.threads.append(thread)
             thread.start()
+
+    def limit_workers(self, n: int) -> None:
+        """Let at most ``n`` (>= 1) of this stage's workers take new elements, and apply the
+        same limit upstream. Elements and their order do not change; only how many are
+        computed at once. ``n`` at or above the worker count lifts the limit."""
+        super().limit_workers(n)
+        shared = self._shared
+        if shared.fn is None:
+            return  # a prefetch's one producer thread mostly waits: not limited
+        with shared.cond:
+            shared.active_workers = max(1, min(int(n), shared.num_workers))
+            self._cpu_workers = shared.active_workers
+            _wake_all(shared)
+
+    def worker_cpu_seconds(self) -> float:
+        shared = self._shared
+        with shared.cond:
+            own = shared.busy_cpu_s
+        return own + super().worker_cpu_seconds()
 
     def _stop_workers(self) -> None:
         shared = self._shared

@@ -79,3 +79,75 @@ def test_threads_are_restored_when_model_fn_raises(tmp_path, threads_restored):
 def test_invalid_intra_op_threads_raise(bad):
     with pytest.raises(ValueError, match="intra_op_parallelism_threads"):
         est.RunConfig(intra_op_parallelism_threads=bad)
+
+
+class _Workers:
+    """What the split sees of an input pipeline: its workers, their limit and CPU time."""
+
+    def __init__(self, workers=2):
+        self.workers, self.limits, self.cpu = workers, [], 0.0
+
+    def cpu_workers(self):
+        return self.workers
+
+    def limit_workers(self, n):
+        self.limits.append(n)
+
+    def worker_cpu_seconds(self):
+        return self.cpu
+
+
+@pytest.mark.skipif(_cores() < 2, reason="needs 2 cores to split")
+def test_the_input_gets_the_cores_the_model_leaves(threads_restored):
+    pipeline = _Workers()
+    with est._threads.compute_threads(torch.device("cpu"), None, pipeline):
+        assert torch.get_num_threads() == _cores() // 2
+    assert pipeline.limits == [_cores() - _cores() // 2]
+    configured = _Workers()
+    with est._threads.compute_threads(torch.device("cpu"), 1, configured):
+        pass
+    assert configured.limits == []  # a thread count the user chose: no split at all
+
+
+@pytest.mark.skipif(_cores() < 2, reason="needs 2 cores to split")
+@pytest.mark.parametrize("input_share, model_gets_every_core", [(0.05, True), (0.9, False)])
+def test_a_light_input_leaves_the_model_every_core(threads_restored, input_share,
+                                                   model_gets_every_core):
+    pipeline = _Workers()
+    with est._threads.compute_threads(torch.device("cpu"), None, pipeline) as split:
+        split.decide(model_cpu_s=1.0, input_cpu_s=input_share)
+        assert torch.get_num_threads() == (_cores() if model_gets_every_core
+                                           else _cores() // 2)
+
+
+@pytest.mark.skipif(_cores() < 2, reason="needs 2 cores to split")
+@pytest.mark.parametrize("light", [True, False])
+def test_training_measures_the_split_and_restores_the_threads(tmp_path, threads_restored, light):
+    def heavy(x, y):  # a map that costs far more CPU than the model's step
+        t = torch.randn(256, 256)
+        for _ in range(30):
+            t = t @ t / 256
+        return x, y
+
+    def input_fn():
+        ds = data.Dataset.from_tensor_slices((torch.randn(8, 3), torch.randint(0, 2, (8,))))
+        ds = ds.repeat().map((lambda x, y: (x, y)) if light else heavy, num_parallel_calls=2)
+        return ds.batch(4).prefetch(1)
+
+    def model_fn(features, labels, mode):
+        if light:  # a step that costs far more CPU than the map
+            t = torch.randn(256, 256)
+            for _ in range(10):
+                t = t @ t / 256
+        seen.append(torch.get_num_threads())
+        loss = F.cross_entropy(est.layers.dense(features, units=2), labels)
+        return est.EstimatorSpec(mode, loss=loss, train_op=est.train.GradientDescentOptimizer(
+            0.1).minimize(loss, global_step=est.train.get_global_step()))
+
+    seen = []
+    est.Estimator(model_fn, str(tmp_path), config=est.RunConfig(
+        device="cpu", save_checkpoints_secs=None)).train(input_fn, steps=30)
+    half = _cores() // 2
+    first, last = est._threads.MEASURE_STEPS
+    assert seen[:last] == [half] * last
+    assert set(seen[last:]) == ({_cores()} if light else {half})
