@@ -16,7 +16,10 @@ Alternating in the same run (``--rounds`` times), it times:
    rate with ``save_checkpoints_steps=100`` against no checkpoints until the end.
 
 ``--quick`` shrinks every count for a smoke run. Images are generated (and cached) by
-``benchmarks/input_pipeline.py``'s generator.
+``benchmarks/input_pipeline.py``'s generator (500x375 photo-like JPEGs, ~43 KB: the decode
+dominates), or with ``--images example`` by the example program's (``examples/_synthetic.py``:
+800 small JPEGs of 56-112 px, ~2 KB: the model dominates), which is what the README's quick
+start trains on.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "examples")]
+import _synthetic  # noqa: E402  (the example program's generated dogs-vs-cats set)
 import input_pipeline  # noqa: E402  (the generator and the two input recipes)
 
 import estimator as est  # noqa: E402
@@ -239,8 +244,13 @@ def tf_estimator_rate(python: str, pattern: str, steps: int) -> Dict[str, float]
 
 
 def bench_dogscats(steps: int, rounds: int, device: torch.device, cache_dir: str,
-                   per_class: int, tf_python: Optional[str] = None) -> None:
-    pattern = input_pipeline.make_images(cache_dir, per_class)
+                   per_class: int, tf_python: Optional[str] = None, images: str = "photos"
+                   ) -> None:
+    if images == "example":  # what examples/dogs_vs_cats.py trains on without --data-dir
+        root = _synthetic.make_dogscats(os.path.join(cache_dir, "example"))
+        pattern = os.path.join(root, "train", "**", "*.jpg")
+    else:
+        pattern = input_pipeline.make_images(cache_dir, per_class)
     files = sorted(glob.glob(pattern, recursive=True))
     res: Dict[str, List[float]] = {"dataloader": [], "estimator": [], "estimator call": [],
                                    "hand, same input": []}
@@ -269,7 +279,7 @@ def bench_dogscats(steps: int, rounds: int, device: torch.device, cache_dir: str
                                                          device, move=True))
         finally:
             batches.close()
-    print(f"\n2. dogs-vs-cats end to end ({len(files)} JPEGs, 28x28, batch {BATCH}), "
+    print(f"\n2. dogs-vs-cats end to end ({len(files)} {images} JPEGs, 28x28, batch {BATCH}), "
           f"{steps} steps x {rounds} rounds, steps/s (median):")
     for k, v in res.items():
         print(f"   {k:16s} {fmt(v)}")
@@ -332,6 +342,10 @@ def main(argv: Sequence[str] = ()) -> None:
                         help="an interpreter with tensorflow-cpu 2.15 and tensorflow-estimator "
                              "(a throwaway venv); TensorFlow is never imported here")
     parser.add_argument("--per-class", type=int, default=1000, help="JPEGs per class")
+    parser.add_argument("--images", choices=["photos", "example"], default="photos",
+                        help="2's JPEGs: generated 500x375 photo-like ones (decode-bound), or "
+                             "the example program's own small synthetic set (56-112 px, "
+                             "model-bound; what the README quick start trains on)")
     parser.add_argument("--cache-dir", default=os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch-estimator",
         "dogscats-bench"))
@@ -347,7 +361,7 @@ def main(argv: Sequence[str] = ()) -> None:
         bench_overhead(3000 if not args.quick else 500, device)
     if args.only in (None, "dogscats"):
         bench_dogscats(args.steps, args.rounds, device, args.cache_dir, args.per_class,
-                       args.tf_python if args.vs == "tf" else None)
+                       args.tf_python if args.vs == "tf" else None, args.images)
     if args.only in (None, "checkpoints"):
         bench_checkpoints(args.ckpt_steps, args.rounds, device)
 
