@@ -9,7 +9,7 @@ CPU, the model gets half the cores (at least one) and the pipeline's parallel st
 model thread and every parallel op waits for it (2 cores, dogs-vs-cats on 500x375 JPEGs: 10.3
 steps/s with 2 workers beside 1 model thread, 15.2 with 1).
 
-Training then measures the split (steps 5 to 25 of the call): when the input's workers spend
+Training then measures the split (steps 3 to 13 of the call): when the input's workers spend
 less CPU than :data:`LIGHT_INPUT` of what the training thread spends, the input needs far less
 than its cores, and the model gets every core (the example program on its small JPEGs: 14.6 ->
 19 steps/s). The measure is a ratio of CPU times, so it does not depend on how busy the
@@ -33,7 +33,7 @@ logger = logging.getLogger("estimator")
 #: the input counts as light when its workers' CPU time is below this share of the model's
 LIGHT_INPUT = 0.3
 #: the steps of a train call between which the split is measured (buffers fill before)
-MEASURE_STEPS = (5, 25)
+MEASURE_STEPS = (3, 13)
 
 
 def _cpu_count() -> int:
