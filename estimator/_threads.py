@@ -9,13 +9,15 @@ CPU, the model gets half the cores (at least one) and the pipeline's parallel st
 model thread and every parallel op waits for it (2 cores, dogs-vs-cats on 500x375 JPEGs: 10.3
 steps/s with 2 workers beside 1 model thread, 15.2 with 1).
 
-Training then measures the split (steps 3 to 13 of the call): when the input's workers spend
-less CPU than :data:`LIGHT_INPUT` of what the training thread spends, the input needs far less
-than its cores, and the model gets every core (the example program on its small JPEGs: 14.6 ->
-19 steps/s). The measure is a ratio of CPU times, so it does not depend on how busy the
-machine is. ``RunConfig(intra_op_parallelism_threads=N)`` fixes the count instead (and nothing
-is measured); results can differ in the last bits between thread counts, so runs that must be
-bitwise equal from a fresh start set it. The previous setting comes back when the call ends.
+Training then measures the split once per model (global steps 3 to 13): when the input's
+workers spend less CPU than :data:`LIGHT_INPUT` of what the training thread spends, the input
+needs far less than its cores, and the model gets every core (the example program on its small
+JPEGs: 15.5 -> 18-19 steps/s). The measure is a ratio of CPU times, so it does not depend much
+on how busy the machine is, and the decision is checkpointed, so a resumed run uses the same
+thread count at the same steps as an uninterrupted one (thread counts can change results in
+the last bits). ``RunConfig(intra_op_parallelism_threads=N)`` fixes the count instead (nothing
+is measured): two fresh runs that must be bitwise equal set it. Evaluation and prediction keep
+the half split. The previous setting comes back when the call ends.
 """
 
 from __future__ import annotations
@@ -56,18 +58,27 @@ def choose_threads(device: torch.device, configured: Optional[int], batches: Any
 
 class ThreadSplit(SessionRunHook):
     """The CPU split of one train/evaluate/predict call: a context manager that applies it and
-    a hook (for training) that measures it and gives a light input's cores to the model."""
+    a hook (for training) that measures it once per model, over global steps
+    :data:`MEASURE_STEPS`, and gives a light input's cores to the model.
 
-    def __init__(self, device: torch.device, configured: Optional[int], batches: Any) -> None:
-        self._batches = batches
+    The decision is kept in the model scope (and its checkpoints): later train calls and
+    resumed runs use it from their first step, so the thread count is a function of the global
+    step, the same in a resumed run as in an uninterrupted one.
+    """
+
+    def __init__(self, device: torch.device, configured: Optional[int], batches: Any,
+                 scope: Any = None) -> None:
+        self._batches, self._scope = batches, scope
         self._wanted = choose_threads(device, configured, batches)
         self._previous = torch.get_num_threads()
         self._auto = self._wanted is not None and configured is None
-        self._measure = (self._wanted is not None and self._auto
-                         and self._wanted < _cpu_count()
+        decided = getattr(scope, "model_threads", None)
+        if self._auto and decided is not None:
+            self._wanted = min(int(decided), _cpu_count())
+        self._measure = (self._wanted is not None and self._auto and decided is None
+                         and scope is not None and self._wanted < _cpu_count()
                          and callable(getattr(batches, "worker_cpu_seconds", None)))
-        self._steps = 0
-        self._start: Optional[Tuple[float, float]] = None
+        self._start: Optional[Tuple[int, float, float]] = None  # (step, model, input CPU)
 
     def __enter__(self) -> "ThreadSplit":
         wanted = self._wanted
@@ -75,7 +86,7 @@ class ThreadSplit(SessionRunHook):
             return self
         limit = getattr(self._batches, "limit_workers", None)
         if self._auto and callable(limit):
-            limit(max(1, _cpu_count() - wanted))
+            limit(max(1, _cpu_count() - _cpu_count() // 2))
         if wanted != self._previous:
             logger.debug("The model's ops use %d intra-op thread(s) instead of %d during this "
                          "call, leaving cores to the input pipeline; "
@@ -91,30 +102,38 @@ class ThreadSplit(SessionRunHook):
     def after_run(self, run_context: Any, run_values: Any) -> None:
         if not self._measure:
             return
-        self._steps += 1
         first, last = MEASURE_STEPS
-        if self._steps == first:
-            self._start = (time.thread_time(), self._batches.worker_cpu_seconds())
-        elif self._steps == last and self._start is not None:
+        step = self._scope.global_step
+        if self._start is None:
+            if step >= first:  # (a call that starts later measures from its first step)
+                self._start = (step, time.thread_time(), self._batches.worker_cpu_seconds())
+            return
+        started = self._start[0]
+        # at global step `last`; a model past it without a decision measures as many steps
+        if step > started and step >= last and (started < last or step - started >= last - first):
             self._measure = False
-            model = time.thread_time() - self._start[0]
-            inputs = self._batches.worker_cpu_seconds() - self._start[1]
+            model = time.thread_time() - self._start[1]
+            inputs = self._batches.worker_cpu_seconds() - self._start[2]
             self.decide(model, inputs)
 
     def decide(self, model_cpu_s: float, input_cpu_s: float) -> None:
         """Give the model every core if the input spent less than :data:`LIGHT_INPUT` of the
-        model's CPU time over the measured steps."""
+        model's CPU time over the measured steps; keep the decision in the model scope."""
+        threads = torch.get_num_threads()
         if model_cpu_s > 0 and input_cpu_s < LIGHT_INPUT * model_cpu_s:
-            cores = _cpu_count()
+            threads = _cpu_count()
             logger.debug("The input pipeline used %.0f%% of the model's CPU time: the model's "
-                         "ops now use all %d cores.", 100 * input_cpu_s / model_cpu_s, cores)
-            torch.set_num_threads(cores)
+                         "ops now use all %d cores.", 100 * input_cpu_s / model_cpu_s, threads)
+            torch.set_num_threads(threads)
+        if self._scope is not None:
+            self._scope.model_threads = threads
 
 
-def compute_threads(device: torch.device, configured: Optional[int],
-                    batches: Any) -> ThreadSplit:
-    """The :class:`ThreadSplit` of one train/evaluate/predict call (``with`` it)."""
-    return ThreadSplit(device, configured, batches)
+def compute_threads(device: torch.device, configured: Optional[int], batches: Any,
+                    scope: Any = None) -> ThreadSplit:
+    """The :class:`ThreadSplit` of one train/evaluate/predict call (``with`` it); ``scope``
+    (the model scope, for training) lets it measure and keep its decision."""
+    return ThreadSplit(device, configured, batches, scope)
 
 
 def apply_inter_op_threads(threads: Optional[int]) -> None:

@@ -166,9 +166,14 @@ class Estimator:
             "rng": checkpoint.capture_rng_state(),
             "input_state": get_state() if callable(get_state) else None,
         }
+        scope_state: Dict[str, Any] = {}
         train_ops = scope.step_states.state_dict(scope.optimizers)
         if train_ops:  # loss scalers, gradients summed mid-accumulation
-            payload["scope"] = {"train_ops": train_ops}
+            scope_state["train_ops"] = train_ops
+        if scope.model_threads is not None:
+            scope_state["model_threads"] = scope.model_threads
+        if scope_state:
+            payload["scope"] = scope_state
         written = self._runtime.save_payload(payload)
         if written is not None:  # rank 0 writes
             checkpoint.save(directory or self._model_dir, scope.global_step, written,
@@ -365,7 +370,9 @@ class Estimator:
         if payload is not None:
             scope.global_step = int(payload["global_step"])
             if mode == ModeKeys.TRAIN:
-                scope.step_states.restore((payload.get("scope") or {}).get("train_ops"))
+                saved = payload.get("scope") or {}
+                scope.step_states.restore(saved.get("train_ops"))
+                scope.model_threads = saved.get("model_threads")
         config = self._config
         scope.autocast_dtype = autocast_dtype(config.mixed_precision)
         scope.compile = config.compile
@@ -373,7 +380,8 @@ class Estimator:
         return scope
 
     def _threads(self, scope: ModelScope, batches: Any) -> Any:
-        return compute_threads(scope.device, self._config.intra_op_parallelism_threads, batches)
+        return compute_threads(scope.device, self._config.intra_op_parallelism_threads, batches,
+                               scope)
 
     def _bind(self, mode: str) -> Callable[[Any, Any], Any]:
         return bind_model_fn(self._model_fn, mode, self._params, self._config)

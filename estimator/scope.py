@@ -114,6 +114,9 @@ class ModelScope:
         self.compile: Any = False
         self.channels_last = False
         self.step_states = StepStates()
+        #: the model's intra-op threads chosen by measuring the CPU split (checkpointed, so a
+        #: resumed run uses the count the uninterrupted one would); None: not measured yet
+        self.model_threads: Optional[int] = None
         self._objects: Dict[str, Any] = {}
         self._pending: Dict[str, torch.Tensor] = dict(restore or {})
         self._pending_optimizers: Dict[str, Any] = dict(restore_optimizers or {})

@@ -355,16 +355,13 @@ class ParallelMapIterator(DatasetIterator):
         self._upstream = upstream
         self._own(upstream)
         self._cpu_workers = num_workers if fn is not None else 0
-        # Start small and grow while the consumer finds the buffer empty (TF's autotune,
-        # reduced to its essence): memory and CPU spent ahead stay low when the consumer is
-        # the bottleneck. A given buffer_size is the most it grows to (tf.data's "maximum
-        # number of elements buffered"): the tutorial's prefetch(4096) would otherwise keep a
-        # worker busy for minutes filling gigabytes nobody waits for, beside the model.
-        start = 2 * num_workers if fn is not None else 1
         if buffer_size is None or buffer_size == AUTOTUNE:
+            # Start small and grow while the consumer finds the buffer empty (TF's autotune,
+            # reduced to its essence): memory stays low when the consumer is the bottleneck.
+            start = 2 * num_workers if fn is not None else 1
             capacity, max_capacity = start, max(start, 16 * num_workers)
         else:
-            capacity, max_capacity = min(start, buffer_size), buffer_size
+            capacity = max_capacity = buffer_size
         self._shared = _Shared(upstream, fn, num_workers, capacity, max_capacity,
                                deterministic, op_name, snapshot_every, ram_budget)
         self._finalizer = Finalizer(self, _shutdown, self._shared)

@@ -20,10 +20,8 @@ from data.options import current, resolved
 class PrefetchDataset(Dataset):
     """Elements of ``input_dataset``, produced up to ``buffer_size`` ahead by a thread.
 
-    As in tf.data, ``buffer_size`` is the most elements buffered: the buffer starts with one
-    and grows (up to ``buffer_size``, or 16 for ``AUTOTUNE``) each time the consumer finds it
-    empty, so a consumer slower than its input (a model on the CPU) does not pay for
-    computing far ahead, in memory or in CPU taken from it.
+    ``buffer_size=AUTOTUNE`` starts with one element and grows the buffer (up to 16) while the
+    consumer finds it empty.
 
     >>> import data
     >>> list(data.Dataset.range(5).prefetch(2))

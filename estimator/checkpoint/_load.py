@@ -201,6 +201,9 @@ def _validate_values(obj: Dict[str, Any], path: str) -> None:
             raise _bad(path, repr(key), "a dict or None", obj[key])
     if not isinstance(obj["scope"], Mapping):
         raise _bad(path, "'scope'", "a dict", obj["scope"])
+    threads = obj["scope"].get("model_threads")
+    if threads is not None and (type(threads) is not int or not 1 <= threads <= 4096):
+        raise _bad(path, "'scope'['model_threads']", "an int in [1, 4096]", threads)
     _validate_rng(obj["rng"] or {}, path)
 
 

@@ -139,7 +139,8 @@ def test_training_measures_the_split_and_restores_the_threads(tmp_path, threads_
             t = torch.randn(256, 256)
             for _ in range(10):
                 t = t @ t / 256
-        seen.append(torch.get_num_threads())
+        if mode == est.ModeKeys.TRAIN:  # (not the Graphs tab's trace)
+            seen.append(torch.get_num_threads())
         loss = F.cross_entropy(est.layers.dense(features, units=2), labels)
         return est.EstimatorSpec(mode, loss=loss, train_op=est.train.GradientDescentOptimizer(
             0.1).minimize(loss, global_step=est.train.get_global_step()))
@@ -151,3 +152,53 @@ def test_training_measures_the_split_and_restores_the_threads(tmp_path, threads_
     first, last = est._threads.MEASURE_STEPS
     assert seen[:last] == [half] * last
     assert set(seen[last:]) == ({_cores()} if light else {half})
+
+
+@pytest.mark.skipif(_cores() < 2, reason="needs 2 cores to split")
+def test_the_measured_split_is_checkpointed_so_a_resumed_run_uses_it(tmp_path, threads_restored):
+    def input_fn():
+        ds = data.Dataset.from_tensor_slices((torch.randn(8, 3), torch.randint(0, 2, (8,))))
+        return ds.repeat().map(lambda x, y: (x, y), num_parallel_calls=2).batch(4).prefetch(1)
+
+    def model_fn(features, labels, mode):
+        t = torch.randn(256, 256)
+        for _ in range(10):  # a step far heavier than the input
+            t = t @ t / 256
+        if mode == est.ModeKeys.TRAIN:  # (not the Graphs tab's trace)
+            seen.append(torch.get_num_threads())
+        loss = F.cross_entropy(est.layers.dense(features, units=2), labels)
+        return est.EstimatorSpec(mode, loss=loss, train_op=est.train.GradientDescentOptimizer(
+            0.1).minimize(loss, global_step=est.train.get_global_step()))
+
+    config = est.RunConfig(device="cpu", save_checkpoints_secs=None)
+    seen = []
+    est.Estimator(model_fn, str(tmp_path / "whole"), config=config).train(input_fn, steps=20)
+    whole, seen = seen, []
+    model = est.Estimator(model_fn, str(tmp_path / "parts"), config=config)
+    model.train(input_fn, steps=15)
+    model.train(input_fn, steps=5)  # a new call (or process): the decision comes back
+    assert seen == whole == [_cores() // 2] * 13 + [_cores()] * 7
+    saved = torch.load(str(tmp_path / "parts" / "model.ckpt-20.pt"), weights_only=True)
+    assert saved["scope"]["model_threads"] == _cores()
+
+
+def test_a_crafted_thread_count_in_a_checkpoint_is_refused(tmp_path):
+    from estimator import checkpoint
+
+    model = est.Estimator(_recording_model_fn([]), str(tmp_path),
+                          config=est.RunConfig(device="cpu"))
+    model.train(_input_fn(None), steps=1)
+    path = str(tmp_path / "model.ckpt-1.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["scope"] = {"model_threads": 10**9}
+    torch.save(payload, path)
+    with open(path, "rb") as f:  # keep the sidecar in step, so only the value is wrong
+        import hashlib
+        digest = hashlib.sha256(f.read()).hexdigest()
+    sidecar = path + ".sha256"
+    with open(sidecar) as f:
+        old = f.read()
+    with open(sidecar, "w") as f:
+        f.write(old.replace(old.split()[0], digest))
+    with pytest.raises(checkpoint.CheckpointFormatError, match="model_threads"):
+        model.train(_input_fn(None), steps=1)
