@@ -7,7 +7,9 @@ times one pass (``--steps`` steps of batch ``--batch``) of:
 1. **hand loop**: the network an engineer writes over the same tensors -- ``[batch, features]``
    slices of one float tensor, ``Linear`` layers ``--hidden`` with ReLU, one logit,
    ``binary_cross_entropy_with_logits`` (mean), ``torch.optim.Adagrad`` at 0.05 (accumulators at
-   0.1, as the premade estimator's) -- no feature columns, no Estimator;
+   0.1, as the premade estimator's) -- no feature columns, no Estimator; and the same loop with
+   ``Adagrad(fused=True)``, the kernel the Estimator's optimizers use on the CPU (reported
+   beside it; the ratios are against the default loop);
 2. **DNNClassifier, batched input**: ``est.DNNClassifier(hidden_units, [numeric_column(k) ...])``
    fed by ``Dataset.from_tensor_slices`` over the same data already cut into batches (each
    element a dict of ``[batch]`` columns), so the difference is the Estimator, the feature
@@ -76,7 +78,7 @@ class Timer(est.SessionRunHook):
 
 
 def hand_loop(x: np.ndarray, y: np.ndarray, hidden: List[int], batch: int, steps: int,
-              seed: int) -> Dict[str, float]:
+              seed: int, fused: bool = False) -> Dict[str, float]:
     torch.manual_seed(seed)
     sizes = [x.shape[1]] + hidden
     layers: List[nn.Module] = []
@@ -87,7 +89,8 @@ def hand_loop(x: np.ndarray, y: np.ndarray, hidden: List[int], batch: int, steps
         if isinstance(m, nn.Linear):
             nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
-    opt = torch.optim.Adagrad(net.parameters(), lr=0.05, initial_accumulator_value=0.1, eps=1e-7)
+    opt = torch.optim.Adagrad(net.parameters(), lr=0.05, initial_accumulator_value=0.1, eps=1e-7,
+                              **({"fused": True} if fused else {}))
     xt, yt = torch.from_numpy(x), torch.from_numpy(y).float()
     n_batches = len(x) // batch
     for step in range(steps):
@@ -163,12 +166,14 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
     x, y = make_data(args.rows, args.features)
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
-    runs = {"hand loop": [], "DNNClassifier, batched input": [],
+    runs = {"hand loop": [], "hand loop, fused Adagrad": [], "DNNClassifier, batched input": [],
             "DNNClassifier, one column": [], "Estimator, plain model_fn": [],
             "DNNClassifier, row input": []}
     try:
         for r in range(args.rounds):
             runs["hand loop"].append(hand_loop(x, y, args.hidden, args.batch, args.steps, r))
+            runs["hand loop, fused Adagrad"].append(
+                hand_loop(x, y, args.hidden, args.batch, args.steps, r, fused=True))
             runs["DNNClassifier, batched input"].append(
                 estimator_run(x, y, args.hidden, args.batch, args.steps, r, batched=True))
             runs["DNNClassifier, one column"].append(

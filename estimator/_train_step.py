@@ -196,7 +196,7 @@ def run_many(opts: Sequence[torch.optim.Optimizer], loss: torch.Tensor,
     k = options.accumulation_steps
     if state.micro_step == 0:
         for opt in opts:
-            opt.zero_grad(set_to_none=True)
+            _zero_grad(opt)
     if k > 1:
         loss = loss / k
     scaler = state.scaler
@@ -231,6 +231,17 @@ def run_many(opts: Sequence[torch.optim.Optimizer], loss: torch.Tensor,
             scaler.step(opt)  # unscaled above: steps without a second unscale
     scaler.update()
     return not skipped
+
+
+def _zero_grad(opt: torch.optim.Optimizer) -> None:
+    """``opt.zero_grad(set_to_none=True)``: for torch's own ``zero_grad`` its loop, without
+    the profiler range and dynamo wrapper around it (~25 us a step on the CPU)."""
+    if type(opt).zero_grad is not torch.optim.Optimizer.zero_grad:
+        opt.zero_grad(set_to_none=True)  # an optimizer with its own: call it
+        return
+    for group in opt.param_groups:
+        for p in group["params"]:
+            p.grad = None
 
 
 def _step_was_skipped(scaler: torch.amp.GradScaler, opt: torch.optim.Optimizer) -> bool:

@@ -23,6 +23,7 @@ from estimator.feature_column._layers import dense_input
 from estimator.feature_column.dense import as_dense
 from estimator.run_config import RunConfig
 from estimator.spec import EstimatorSpec, ModeKeys
+from estimator.train import Optimizer
 from estimator.variables import variable_scope
 
 _LEARNING_RATE = 0.05
@@ -75,7 +76,8 @@ def dnn_model_fn(features: Any, labels: Any, mode: str, head: Head,
                             feature_columns, activation_fn, dropout, batch_norm)
 
     def train_op_fn(loss: torch.Tensor) -> Any:
-        opt = get_optimizer(optimizer, _LEARNING_RATE, where)
+        opt = optimizer if isinstance(optimizer, Optimizer) else get_optimizer(
+            optimizer, _LEARNING_RATE, where)
         return train_op(loss, [(opt, parameters_under("dnn"))])
 
     return head.create_estimator_spec(features, mode, logits, labels, train_op_fn)
@@ -89,6 +91,8 @@ class _DNN(Estimator):
         units = check_hidden_units(hidden_units, where)
         cols = dense_columns(feature_columns, where)
         check_optimizer(optimizer, where)
+        if isinstance(optimizer, str):  # a name makes the same optimizer at every step
+            optimizer = get_optimizer(optimizer, _LEARNING_RATE, where)
         check_dropout(dropout, where)
         self.head = head
 

@@ -35,12 +35,11 @@ class CategoricalIds(NamedTuple):
 
 
 def _device_of(features: Mapping[str, Any]) -> torch.device:
-    from estimator.scope import current_scope
+    from estimator.scope import active_scope
 
-    try:
-        return current_scope().device
-    except RuntimeError:
-        pass
+    scope = active_scope()
+    if scope is not None:
+        return scope.device
     for value in features.values():
         if isinstance(value, torch.Tensor):
             return value.device

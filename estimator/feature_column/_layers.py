@@ -135,7 +135,7 @@ def _stack_plain_numeric(cache: FeatureCache, columns: List[DenseColumn]
     if not all(type(r) is torch.Tensor and r.dtype is torch.float32 for r in raws):
         return None
     try:  # torch checks that the shapes and devices agree
-        stacked = torch.stack(cast(List[torch.Tensor], raws), 1)
+        stacked = torch.stack(cast("List[torch.Tensor]", raws), 1)
     except (RuntimeError, IndexError):
         return None  # the general path raises the error naming the column
     if stacked.dim() != 2 or stacked.device != cache.device:
