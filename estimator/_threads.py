@@ -34,7 +34,7 @@ logger = logging.getLogger("estimator")
 
 #: the input counts as light when its workers' CPU time is below this share of the model's
 LIGHT_INPUT = 0.3
-#: the steps of a train call between which the split is measured (buffers fill before)
+#: the global steps between which the split is measured, once per model (buffers fill before)
 MEASURE_STEPS = (3, 13)
 
 

@@ -15,9 +15,9 @@ def test_quick_run_reports_each_configuration(capsys):
     threads = torch.get_num_threads()
     summary = module.main(["--quick", "--hidden", "8"])
     assert torch.get_num_threads() == threads  # restored
-    assert set(summary) == {"hand loop", "DNNClassifier, batched input",
-                            "DNNClassifier, one column", "Estimator, plain model_fn",
-                            "DNNClassifier, row input"}
+    assert set(summary) == {"hand loop", "hand loop, fused Adagrad",
+                            "DNNClassifier, batched input", "DNNClassifier, one column",
+                            "Estimator, plain model_fn", "DNNClassifier, row input"}
     assert summary["hand loop"]["ratio"] == 1.0
     assert all(r["steps_per_s"] > 0 and r["cpu_ms_per_step"] > 0 for r in summary.values())
     assert "x1.00 of the hand loop" in capsys.readouterr().out
