@@ -170,6 +170,9 @@ class _Shared:
         # element in hand, keep its result, and exit; the next `next()` starts new ones).
         self.run = 0
         self.started: Tuple[int, int] = (-1, -1)
+        # (generation, run) in which a worker stored an error: its workers pull no more (a
+        # pull past it could start the upstream's workers anew, to outlive a kept exception)
+        self.halted: Tuple[int, int] = (-1, -1)
         # Workers with a slot >= active_workers take no new element (see limit_workers);
         # busy_cpu_s is their thread CPU time spent in `fn` so far.
         self.active_workers = num_workers
@@ -196,7 +199,8 @@ class _Shared:
         self.upstream_errors: Set[int] = set(upstream_errors)
 
     def live(self, generation: int, run: int) -> bool:
-        return not self.stop.is_set() and self.generation == generation and self.run == run
+        return (not self.stop.is_set() and self.generation == generation and self.run == run
+                and self.halted != (generation, run))
 
 
 def _worker(shared: _Shared, generation: int, run: int, slot: int) -> None:
@@ -270,6 +274,9 @@ def _worker(shared: _Shared, generation: int, run: int, slot: int) -> None:
             shared.busy_cpu_s += busy
             if shared.generation == generation:
                 shared.results[index] = result
+                if not result[0]:
+                    shared.halted = (generation, run)
+                    shared.cond.notify_all()
                 if not shared.deterministic:
                     shared.ready.append(index)
                 if shared.consumer_waiting and _consumer_can_go(shared):
