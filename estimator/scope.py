@@ -77,6 +77,23 @@ def to_path(state_key: str) -> str:
     return state_key.replace(".", "/")
 
 
+#: optimizer param-group flags that pick an implementation of the step, not its state
+_KERNEL_FLAGS = ("fused", "foreach", "capturable")
+
+
+def _with_kernel_flags(saved: Any, opt: torch.optim.Optimizer) -> Any:
+    """``saved`` (an optimizer state_dict) with ``opt``'s own :data:`_KERNEL_FLAGS`: which
+    kernel runs the step is this process's choice for its device (a checkpoint written on the
+    CPU must not ask for a CPU-only fused kernel on a GPU), and torch places the restored step
+    counters by those flags."""
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or len(groups) != len(opt.param_groups):
+        return saved  # load_state_dict says what does not fit
+    flags = [{k: g[k] for k in _KERNEL_FLAGS if k in g} for g in opt.param_groups]
+    return {**saved, "param_groups": [{**g, **f} if isinstance(g, dict) else g
+                                      for g, f in zip(groups, flags)]}
+
+
 class ModelScope:
     """State shared by every ``model_fn`` call of one run.
 
@@ -399,7 +416,7 @@ class ModelScope:
             opt = self.optimizers[name] = factory()
             if saved is not None:
                 try:
-                    opt.load_state_dict(saved)
+                    opt.load_state_dict(_with_kernel_flags(saved, opt))
                 except (ValueError, KeyError) as e:
                     raise ValueError(
                         f"the checkpoint's state for optimizer {name!r} does not fit the "

@@ -209,3 +209,32 @@ def test_parameters_created_after_the_first_step_join_the_optimizer(tmp_path, ca
             lambda: make_batches(3))
     assert "added as a new param group" in caplog.text
     assert torch.any(model.get_variable_value("late/bias") != 0)
+
+
+def test_a_restored_optimizer_keeps_the_kernel_this_process_chose(tmp_path):
+    # which kernel runs the step is not state: a checkpoint that names another (e.g. written
+    # where no fused kernel exists) resumes with the one built here, and its step counters
+    # are placed for it
+    import hashlib
+
+    batches = make_batches(6)
+    model = est.Estimator(model_fn_with(lambda: est.train.AdamOptimizer(0.01)), str(tmp_path),
+                          config=CPU)
+    model.train(lambda: batches[:3])
+    path = str(tmp_path / "model.ckpt-3.pt")
+    payload = torch.load(path, weights_only=True)
+    for state in payload["optimizers"].values():
+        for group in state["param_groups"]:
+            assert group["fused"] is True
+            group["fused"] = None
+    torch.save(payload, path)
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    with open(path + ".sha256") as f:
+        sidecar = f.read()
+    with open(path + ".sha256", "w") as f:
+        f.write(sidecar.replace(sidecar.split()[0], digest))
+    model.train(lambda: batches[3:])
+    assert model.get_variable_value("global_step") == 6
+    assert_same_parameters(model, reference(lambda p: torch.optim.Adam(p, lr=0.01, fused=True),
+                                            batches))
