@@ -1,33 +1,19 @@
 """``import data`` leaves the TFRecord and protobuf code to its first use; every name still works."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 import data
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def _modules_after(code):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
-    out = subprocess.run([sys.executable, "-c", f"import sys\n{code}\nprint(sorted(sys.modules))"],
-                         check=True, capture_output=True, text=True, env=env).stdout
-    return set(eval(out.strip().splitlines()[-1]))  # a printed list of str
-
-
-def test_import_data_leaves_tfrecord_and_protobuf_for_later():
-    modules = _modules_after("import data")
+def test_import_data_leaves_tfrecord_and_protobuf_for_later(modules_after):
+    modules = modules_after("import data")
     assert not any(m.startswith(("data.tfrecord", "google.protobuf")) for m in modules)
 
 
-def test_tfrecord_names_import_their_modules_on_first_use():
-    modules = _modules_after("import data\ndata.io.Example")
+def test_tfrecord_names_import_their_modules_on_first_use(modules_after):
+    modules = modules_after("import data\ndata.io.Example")
     assert "data.tfrecord._proto" in modules
-    modules = _modules_after("import data\ndata.tfrecord.parsing")
+    modules = modules_after("import data\ndata.tfrecord.parsing")
     assert "data.tfrecord.parsing" in modules
 
 

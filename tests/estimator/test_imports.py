@@ -1,36 +1,22 @@
 """``import estimator`` leaves rarely needed modules to their first use; every name still works."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 import estimator as est
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def _modules_after(code):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (ROOT, os.environ.get("PYTHONPATH")) if p))
-    out = subprocess.run([sys.executable, "-c", f"import sys\n{code}\nprint(sorted(sys.modules))"],
-                         check=True, capture_output=True, text=True, env=env).stdout
-    return set(eval(out.strip().splitlines()[-1]))  # a printed list of str
-
-
-def test_import_estimator_leaves_feature_columns_canned_and_export_for_later():
-    modules = _modules_after("import estimator")
+def test_import_estimator_leaves_feature_columns_canned_and_export_for_later(modules_after):
+    modules = modules_after("import estimator")
     for name in ("estimator.canned", "estimator.feature_column", "estimator.export",
                  "estimator.experimental"):
         assert name not in modules
 
 
-def test_a_lazy_name_imports_its_module_on_first_use():
-    modules = _modules_after("import estimator as est\nest.DNNClassifier\nest.export")
+def test_a_lazy_name_imports_its_module_on_first_use(modules_after):
+    modules = modules_after("import estimator as est\nest.DNNClassifier\nest.export")
     assert {"estimator.canned", "estimator.canned.dnn", "estimator.export"} <= modules
     assert "estimator.feature_column" in modules  # the canned Estimators use feature columns
-    assert "estimator.canned.linear" in _modules_after("import estimator as est\nest.canned.linear")
+    assert "estimator.canned.linear" in modules_after("import estimator as est\nest.canned.linear")
 
 
 def test_every_public_name_resolves_and_is_listed():
